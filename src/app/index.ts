@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import { openDatabase, type DbHandle } from '../db/client.ts';
+import { createLogger, type Logger } from '../log/index.ts';
+import { createTenantVersions } from '../cache/tenantVersions.ts';
+import { createRedisKeys } from '../sessions/keys.ts';
+import { createEntitlementLoader, type EntitlementCacheStats } from '../entitlements/loader.ts';
+import { createAuditLog } from '../services/audit.ts';
+import { createTenantChange } from '../services/change.ts';
+import { createUserService } from '../services/users.ts';
+import { createClientService } from '../services/clients.ts';
+import { createRoleService } from '../services/roles.ts';
+import { createGroupService } from '../services/groups.ts';
+import { createBrandingLookup } from '../services/branding.ts';
+import { createLoginThrottle } from '../services/loginThrottle.ts';
+import { bootstrapTenant, formatBootstrap, isFirstStart, type BootstrapResult } from '../services/bootstrap.ts';
+import { loadOrCreateKeys } from '../services/signingKeys.ts';
+import { getOrCreateSecret } from '../queries/keys.ts';
+import { createRedisAdapterClass } from '../oidc/redisAdapter.ts';
+import { createClientAdapter, createClientDirectory } from '../oidc/clients.ts';
+import { createAccountDirectory, createFindAccount } from '../oidc/accounts.ts';
+import { createResourcePolicy } from '../oidc/resources.ts';
+import { createProvider } from '../oidc/provider.ts';
+import { instrumentProvider } from '../oidc/metrics.ts';
+import { createHttpApp } from '../http/app.ts';
+import { healthRoutes } from '../http/routes/health.ts';
+import { interactionRoutes } from '../http/routes/interaction.ts';
+import { connectRedis, createRedis } from './redis.ts';
+
+/** Everything the data layer needs, shared by the server, the CLI and tests. */
+export async function createCore(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)) {
+  const redis = createRedis(config.REDIS_URL);
+  // Without a listener ioredis logs every reconnect attempt as an unhandled error event.
+  redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  await connectRedis(redis, config.REDIS_URL);
+  let dbh: DbHandle;
+  try {
+    dbh = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.TESSERA_DATA_DIR });
+    await dbh.migrate();
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  const db = dbh.db;
+  const keys = createRedisKeys(config.TESSERA_REDIS_PREFIX);
+  const versions = createTenantVersions({ redis, keys });
+  const audit = createAuditLog();
+  const change = createTenantChange({ db, versions });
+  const services = {
+    users: createUserService({ change, audit }),
+    clients: createClientService({ change, audit }),
+    roles: createRoleService({ change, audit }),
+    groups: createGroupService({ change, audit }),
+  };
+  return {
+    config,
+    logger,
+    redis,
+    dbh,
+    db,
+    keys,
+    versions,
+    audit,
+    change,
+    services,
+    async close() {
+      await dbh.close().catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}
+
+export type Core = Awaited<ReturnType<typeof createCore>>;
+
+/** Creates the tenant from TESSERA_BOOTSTRAP_* (or a default one on a first start). */
+export async function runBootstrap(core: Core): Promise<BootstrapResult | undefined> {
+  const { config } = core;
+  if (!config.TESSERA_BOOTSTRAP_TENANT && !(await isFirstStart(core.db))) return undefined;
+  return bootstrapTenant(core, {
+    tenant: config.TESSERA_BOOTSTRAP_TENANT,
+    ownerEmail: config.TESSERA_BOOTSTRAP_OWNER_EMAIL,
+    ownerPassword: config.TESSERA_BOOTSTRAP_OWNER_PASSWORD,
+    clientId: config.TESSERA_BOOTSTRAP_CLIENT_ID,
+    clientSecret: config.TESSERA_BOOTSTRAP_CLIENT_SECRET,
+  });
+}
+
+export interface Server_ {
+  core: Core;
+  app: Koa;
+  provider: Provider;
+  registry: Registry;
+  entitlementStats: EntitlementCacheStats;
+  bootstrap: BootstrapResult | undefined;
+  listen(port?: number, host?: string): Promise<{ server: Server; url: string }>;
+  close(): Promise<void>;
+}
+
+/** Composition root for the HTTP side: builds every object once and wires it. */
+export async function createServer(config: Config, opts: { logger?: Logger; printBootstrap?: (text: string) => void } = {}): Promise<Server_> {
+  const core = await createCore(config, opts.logger);
+  const { db, redis, keys, versions, logger, audit } = core;
+  try {
+    const bootstrap = await runBootstrap(core);
+    if (bootstrap) (opts.printBootstrap ?? ((t) => process.stdout.write(`${t}\n`)))(formatBootstrap(config.issuer, bootstrap));
+
+    const [keySet, cookieSecret] = await Promise.all([
+      loadOrCreateKeys(db, config.TESSERA_SIGNING_ALG),
+      getOrCreateSecret(db, 'cookie-keys', JSON.stringify([randomBytes(32).toString('base64url')])),
+    ]);
+    const cookieKeys = JSON.parse(cookieSecret) as string[];
+
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const onError = (err: unknown) => logger.warn({ err: (err as Error)?.message }, 'backing service error during OIDC request');
+
+    const entitlementStats: EntitlementCacheStats = { hits: 0, misses: 0 };
+    const entitlements = createEntitlementLoader({ db, versions, stats: entitlementStats });
+    const RedisAdapter = createRedisAdapterClass({ redis, keys, onError });
+    const clientAdapter = createClientAdapter(createClientDirectory({ db, versions }), onError);
+    const branding = createBrandingLookup({ db, versions });
+    const provider = createProvider({
+      config,
+      keys: keySet,
+      cookieKeys,
+      adapterFor: (model) => (model === 'Client' ? clientAdapter : new RedisAdapter(model)),
+      findAccount: createFindAccount(createAccountDirectory({ db, versions }), onError),
+      resources: createResourcePolicy({ config, db, versions, entitlements, onError }),
+      branding,
+    });
+    instrumentProvider(provider, registry, logger);
+
+    const throttle = createLoginThrottle({
+      redis,
+      keys,
+      limits: { perAccount: config.TESSERA_LOGIN_MAX_PER_ACCOUNT, perIp: config.TESSERA_LOGIN_MAX_PER_IP, windowSeconds: config.TESSERA_LOGIN_WINDOW_SECONDS },
+    });
+    const app = createHttpApp({
+      logger,
+      provider,
+      trustProxy: config.TESSERA_TRUST_PROXY,
+      hsts: config.issuer.startsWith('https://'),
+      cookieKeys,
+      routers: [
+        healthRoutes({ registry, probes: { postgres: () => core.dbh.ping(), redis: async () => void (await redis.ping()) } }),
+        interactionRoutes({ provider, db, audit, branding, throttle, csrfKey: cookieKeys[0]!, logger }),
+      ],
+    });
+
+    let server: Server | undefined;
+    return {
+      core,
+      app,
+      provider,
+      registry,
+      entitlementStats,
+      bootstrap,
+      async listen(port = config.PORT, host = config.HOST) {
+        server = app.listen(port, host);
+        await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
+        const address = server.address();
+        const actual = typeof address === 'object' && address ? address.port : port;
+        return { server, url: `http://127.0.0.1:${actual}` };
+      },
+      async close() {
+        if (server) {
+          await new Promise<void>((resolve) => {
+            server!.close(() => resolve());
+            server!.closeIdleConnections();
+          });
+        }
+        await core.close();
+      },
+    };
+  } catch (err) {
+    await core.close();
+    throw err;
+  }
+}

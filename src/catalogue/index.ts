@@ -1,0 +1,3 @@
+export * from './capabilities.ts';
+export * from './closure.ts';
+export * from './systemRoles.ts';

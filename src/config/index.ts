@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/** Signing algorithms Tessera can mint access and ID tokens with. */
+export const SIGNING_ALGS = ['ES256', 'EdDSA', 'PS256', 'RS256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().default('0.0.0.0'),
+    TESSERA_ISSUER: optionalString.pipe(z.url().optional()),
+    DATABASE_URL: optionalString.pipe(z.url().optional()),
+    TESSERA_DATA_DIR: z.string().default('./.tessera'),
+    REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+    TESSERA_REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, ":", "_" or "-", up to 64 characters')
+      .default('tessera:'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    TESSERA_SIGNING_ALG: z.enum(SIGNING_ALGS).default('ES256'),
+    TESSERA_ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).max(86_400).default(300),
+    TESSERA_REFRESH_TOKEN_TTL: z.coerce.number().int().min(300).max(31_536_000).default(14 * 86_400),
+    TESSERA_SESSION_TTL: z.coerce.number().int().min(300).max(31_536_000).default(14 * 86_400),
+    TESSERA_LOGIN_MAX_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+    TESSERA_LOGIN_MAX_PER_IP: z.coerce.number().int().min(1).default(100),
+    TESSERA_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+    TESSERA_TRUST_PROXY: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
+    TESSERA_BOOTSTRAP_TENANT: optionalString.pipe(
+      z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'a lowercase slug like "acme" or "acme-eu"').max(64).optional(),
+    ),
+    TESSERA_BOOTSTRAP_OWNER_EMAIL: optionalString.pipe(z.email().optional()),
+    TESSERA_BOOTSTRAP_OWNER_PASSWORD: optionalString.pipe(z.string().min(12, 'at least 12 characters').optional()),
+    TESSERA_BOOTSTRAP_CLIENT_ID: optionalString.pipe(
+      z.string().regex(/^[A-Za-z0-9._~-]{3,128}$/, 'URL-safe characters, 3-128 long').optional(),
+    ),
+    TESSERA_BOOTSTRAP_CLIENT_SECRET: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()),
+  })
+  .superRefine((env, ctx) => {
+    if (env.TESSERA_ISSUER?.endsWith('/')) {
+      ctx.addIssue({ code: 'custom', path: ['TESSERA_ISSUER'], message: 'must not end with "/"' });
+    }
+  });
+
+export type Env = z.infer<typeof schema>;
+
+/** Validated, frozen runtime configuration. */
+export interface Config extends Readonly<Env> {
+  readonly issuer: string;
+  readonly apiAudience: string;
+}
+
+/** Thrown when the environment is invalid; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once. Nothing else in Tessera reads process.env. */
+// eslint-disable-next-line no-restricted-syntax -- the one place that reads the environment
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const env = parsed.data;
+  const issuer = env.TESSERA_ISSUER ?? `http://localhost:${env.PORT}`;
+  return Object.freeze({ ...env, issuer, apiAudience: `${issuer}/api` });
+}

@@ -1,0 +1,3 @@
+export * from './tenancy.ts';
+export * from './roles.ts';
+export * from './security.ts';

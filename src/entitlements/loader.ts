@@ -1,0 +1,65 @@
+import type { Database } from '../db/client.ts';
+import { VersionedCache, type TenantVersions } from '../cache/tenantVersions.ts';
+import { loadClientLinks, loadTenantGraph, loadUserLinks } from '../queries/entitlements.ts';
+import { resolveEntitlement, type Entitlement, type SubjectLinks, type TenantGraph } from './resolve.ts';
+
+export type SubjectKind = 'user' | 'client';
+
+/** Cached entitlement lookups for token issuance. */
+export interface EntitlementLoader {
+  /** Effective capabilities of a subject right now, never older than the last committed change. */
+  capabilitiesOf(tenantId: string, kind: SubjectKind, subjectId: string): Promise<readonly string[]>;
+}
+
+export interface EntitlementCacheStats {
+  hits: number;
+  misses: number;
+}
+
+/**
+ * Wraps the pure resolver with two caches (tenant graph, subject links) and a
+ * result memo, all stamped with the tenant version so any commit invalidates them.
+ */
+export function createEntitlementLoader(deps: {
+  db: Database;
+  versions: TenantVersions;
+  maxSubjects?: number;
+  stats?: EntitlementCacheStats;
+}): EntitlementLoader {
+  const { db, versions, stats } = deps;
+  const graphs = new VersionedCache<Promise<TenantGraph>>(1_000);
+  const links = new VersionedCache<Promise<SubjectLinks>>(deps.maxSubjects ?? 50_000);
+  const results = new VersionedCache<Entitlement>(deps.maxSubjects ?? 50_000);
+
+  // Promises are cached (not values) so concurrent misses share one query; failures are evicted.
+  function cached<T>(cache: VersionedCache<Promise<T>>, key: string, version: string, load: () => Promise<T>) {
+    let hit = cache.get(key, version);
+    if (!hit) {
+      hit = load();
+      cache.set(key, version, hit);
+      hit.catch(() => cache.delete(key));
+    }
+    return hit;
+  }
+
+  return {
+    async capabilitiesOf(tenantId, kind, subjectId) {
+      const version = await versions.current(tenantId);
+      const key = `${tenantId}:${kind}:${subjectId}`;
+      const now = Date.now();
+      const memo = results.get(key, version);
+      if (memo && memo.validUntil > now) {
+        if (stats) stats.hits++;
+        return memo.capabilities;
+      }
+      if (stats) stats.misses++;
+      const [graph, subject] = await Promise.all([
+        cached(graphs, tenantId, version, () => loadTenantGraph(db, tenantId)),
+        cached(links, key, version, () => (kind === 'user' ? loadUserLinks(db, subjectId) : loadClientLinks(db, subjectId))),
+      ]);
+      const result = resolveEntitlement(graph, subject, now);
+      results.set(key, version, result);
+      return result.capabilities;
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type { Middleware } from 'koa';
+import { AppError } from '../../errors/index.ts';
+import type { Logger } from '../../log/index.ts';
+
+/** Writes an RFC 9457 problem+json body. */
+export function writeProblem(ctx: Parameters<Middleware>[0], status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
+  ctx.status = status;
+  ctx.type = 'application/problem+json';
+  ctx.body = { type: `https://tessera.dev/problems/${code}`, title: code.replace(/_/g, ' '), status, code, detail, ...extra };
+}
+
+/**
+ * Maps every error thrown by Tessera's own routes to problem+json. Unknown
+ * errors become a bare 500 with the request id and nothing else.
+ */
+export function problemErrors(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof AppError) {
+        if (!err.expose) logger.error({ err, requestId: ctx.state.requestId }, 'service error');
+        const detail = err.expose ? err.message : 'the service is unavailable, retry shortly';
+        writeProblem(ctx, err.status, err.code, detail, err.expose ? err.details : {});
+        return;
+      }
+      const status = (err as { status?: number }).status;
+      if (typeof status === 'number' && status >= 400 && status < 500) {
+        writeProblem(ctx, status, status === 413 ? 'payload_too_large' : 'bad_request', (err as Error).message);
+        return;
+      }
+      logger.error({ err, requestId: ctx.state.requestId }, 'unhandled error');
+      writeProblem(ctx, 500, 'internal_error', 'an unexpected error occurred', { request_id: ctx.state.requestId });
+    }
+  };
+}

@@ -1,0 +1,157 @@
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import type { KeySet } from '../services/signingKeys.ts';
+import { verifyClientSecret } from '../services/credentials.ts';
+import type { BrandingLookup } from '../services/branding.ts';
+import { messagePage } from '../http/views/pages.ts';
+import { esc, layout } from '../http/views/layout.ts';
+import { EXTRA_CLIENT_METADATA, type TesseraClientFields } from './clients.ts';
+import { OIDC_SCOPES, type ResourcePolicy } from './resources.ts';
+import type { Adapter, FindAccount } from 'oidc-provider';
+
+export interface ProviderDeps {
+  config: Config;
+  keys: KeySet;
+  cookieKeys: string[];
+  adapterFor: (model: string) => Adapter;
+  findAccount: FindAccount;
+  resources: ResourcePolicy;
+  branding: BrandingLookup;
+}
+
+const ASYMMETRIC = ['ES256', 'EdDSA', 'PS256', 'RS256'] as const;
+
+const tenantOf = (ctx: KoaContextWithOIDC) => (ctx.oidc?.client as unknown as TesseraClientFields | undefined)?.tenant_id;
+
+/** The one place Tessera builds its oidc-provider. Every non-default setting says why. */
+export function createProvider(deps: ProviderDeps): Provider {
+  const { config, resources } = deps;
+  const secure = config.issuer.startsWith('https://');
+  const alg = config.TESSERA_SIGNING_ALG;
+
+  const configuration: Configuration = {
+    // Redis for every model; clients come read-only from Postgres.
+    adapter: deps.adapterFor as unknown as Configuration['adapter'],
+    findAccount: deps.findAccount,
+    // Keys live in Postgres and are imported once at boot (services/signingKeys.ts).
+    jwks: deps.keys.jwks as Configuration['jwks'],
+    cookies: {
+      // Shared by every process through Postgres, so any process can read any cookie.
+      keys: deps.cookieKeys,
+      long: { signed: true, httpOnly: true, secure, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, secure, sameSite: 'lax' },
+    },
+    // Capability scopes belong to resource servers; these are the only OP-level scopes.
+    scopes: [...OIDC_SCOPES],
+    claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
+    // Only the code flow: implicit and hybrid are deprecated by RFC 9700.
+    responseTypes: ['code'],
+    // No symmetric client authentication: secrets are stored hashed, so they can't be HMAC keys.
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: [...ASYMMETRIC],
+      idTokenSigningAlgValues: [...ASYMMETRIC],
+      requestObjectSigningAlgValues: [...ASYMMETRIC],
+      userinfoSigningAlgValues: [...ASYMMETRIC],
+      introspectionSigningAlgValues: [...ASYMMETRIC],
+      authorizationSigningAlgValues: [...ASYMMETRIC],
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      id_token_signed_response_alg: alg,
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
+    // PKCE for every client, confidential ones too (RFC 9700 §2.1.1); only S256 exists in v9.
+    pkce: { required: () => true },
+    // Exact redirect_uri at the token endpoint, even for single-URI clients (CHECKLIST 2).
+    allowOmittingSingleRegisteredRedirectUri: false,
+    // Rotation on every use; reuse of a rotated token revokes the grant (SPEC §6).
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: config.TESSERA_ACCESS_TOKEN_TTL,
+      ClientCredentials: config.TESSERA_ACCESS_TOKEN_TTL,
+      AuthorizationCode: 60,
+      IdToken: 3_600,
+      Interaction: 900,
+      Grant: config.TESSERA_REFRESH_TOKEN_TTL,
+      RefreshToken: config.TESSERA_REFRESH_TOKEN_TTL,
+      Session: config.TESSERA_SESSION_TTL,
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // First-party clients skip consent: their grant is extended with whatever they ask for.
+    async loadExistingGrant(ctx) {
+      const client = ctx.oidc.client!;
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session!.grantIdFor(client.clientId);
+      const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      if (!(client as unknown as TesseraClientFields).first_party) return existing;
+      const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: ctx.oidc.session!.accountId! });
+      const requested = [...ctx.oidc.requestParamScopes];
+      grant.addOIDCScope(requested.filter((s) => (OIDC_SCOPES as readonly string[]).includes(s)).join(' '));
+      for (const [indicator, rs] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+        const available = new Set((rs.scope ?? '').split(' '));
+        grant.addResourceScope(indicator, requested.filter((s) => available.has(s)).join(' '));
+      }
+      await grant.save();
+      return grant;
+    },
+    features: {
+      // Sign-in pages are Tessera's own (http/routes/interaction.ts).
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      // Cast: @types/oidc-provider only admits introspection alongside rich authorization requests.
+      introspection: { enabled: true } as never,
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          const branding = await deps.branding.forTenant(tenantOf(ctx));
+          ctx.body = layout(
+            'Sign out',
+            branding,
+            `<h1>Sign out?</h1>${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" class="secondary" form="op.logoutForm">No, stay signed in</button>`,
+          );
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.body = messagePage(await deps.branding.forTenant(tenantOf(ctx)), 'Signed out', 'You are signed out.');
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: resources.defaultResource,
+        useGrantedResource: resources.useGrantedResource as never,
+        getResourceServerInfo: resources.getResourceServerInfo,
+      },
+    },
+    extraTokenClaims: resources.extraTokenClaims as Configuration['extraTokenClaims'],
+    // CORS only for browser-based (public) clients, from their redirect origins.
+    clientBasedCORS(ctx, origin, client) {
+      if (origin === 'null') return false;
+      if (ctx.oidc.route !== 'userinfo' && client.clientAuthMethod !== 'none') return false;
+      return client.redirectUris?.some((uri) => URL.parse(uri)?.origin === origin) ?? false;
+    },
+    // A branded page that never echoes internals: 5xx shows only the error code.
+    async renderError(ctx, out) {
+      const branding = await deps.branding.forTenant(tenantOf(ctx)).catch(() => undefined);
+      const description = ctx.status >= 500 ? 'Something went wrong on our side. Try again shortly.' : out.error_description;
+      ctx.type = 'html';
+      ctx.body = layout(
+        'Error',
+        branding ?? { displayName: 'Tessera', logoUrl: null, accentColor: null },
+        `<h1>This request could not be completed</h1><p class="error"><code>${esc(out.error)}</code><br>${esc(description ?? '')}</p>`,
+      );
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  // Behind a TLS-terminating proxy the issuer is https while the socket is not.
+  provider.proxy = config.TESSERA_TRUST_PROXY;
+  // `client_secret` holds a SHA-256 hash (secrets are stored hashed, SPEC §2); compare against it.
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+    return verifyClientSecret(this.clientSecret, actual);
+  };
+  return provider;
+}

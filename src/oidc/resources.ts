@@ -1,0 +1,123 @@
+import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import { ALL_CAPABILITY_IDS, isCapability } from '../catalogue/index.ts';
+import type { Database } from '../db/client.ts';
+import type { EntitlementLoader } from '../entitlements/loader.ts';
+import { grantableScopes } from '../entitlements/resolve.ts';
+import { VersionedCache, type TenantVersions } from '../cache/tenantVersions.ts';
+import { findResourceServer, type ResourceServerRow } from '../queries/clients.ts';
+import type { TesseraClientFields } from './clients.ts';
+import { failClosed } from './errors.ts';
+
+/** The standard OIDC scopes Tessera recognises besides capabilities. */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'] as const;
+const OIDC_SCOPE_SET: ReadonlySet<string> = new Set(OIDC_SCOPES);
+
+const fields = (ctx: KoaContextWithOIDC) => ctx.oidc.client as unknown as TesseraClientFields;
+
+/** Throws invalid_scope for a requested scope that is neither OIDC nor a catalogue capability. */
+function rejectUnknownScopes(ctx: KoaContextWithOIDC): void {
+  const requested = ctx.oidc.params?.scope;
+  if (typeof requested !== 'string') return;
+  for (const scope of requested.split(' ')) {
+    if (scope && !OIDC_SCOPE_SET.has(scope) && !isCapability(scope)) {
+      throw new errors.InvalidScope('requested scope is not recognised', scope);
+    }
+  }
+}
+
+/**
+ * Resource-server policy: where scopes are computed. oidc-provider asks for a
+ * resource server's `scope` at every issuance (code, refresh, client
+ * credentials) and intersects the requested scopes with it, so answering with
+ * the subject's entitlement at that moment gives scope-at-issuance and
+ * down-scoping for free. Outside the token endpoint (authorization, consent)
+ * the whole catalogue is offered so grants record what the client asked for.
+ */
+export function createResourcePolicy(deps: {
+  config: Config;
+  db: Database;
+  versions: TenantVersions;
+  entitlements: EntitlementLoader;
+  onError?: (e: unknown) => void;
+}) {
+  const { config, entitlements } = deps;
+  const registered = new VersionedCache<ResourceServerRow | null>(1_000);
+
+  async function lookup(tenantId: string, indicator: string): Promise<{ format: 'jwt' | 'opaque'; ttl: number } | undefined> {
+    if (indicator === config.apiAudience) return { format: 'jwt', ttl: config.TESSERA_ACCESS_TOKEN_TTL };
+    const version = await deps.versions.current(tenantId);
+    const key = `${tenantId} ${indicator}`;
+    let row = registered.get(key, version);
+    if (row === undefined) {
+      row = (await findResourceServer(deps.db, tenantId, indicator)) ?? null;
+      registered.set(key, version, row);
+    }
+    return row ? { format: row.accessTokenFormat, ttl: row.accessTokenTtl ?? config.TESSERA_ACCESS_TOKEN_TTL } : undefined;
+  }
+
+  async function scopeFor(ctx: KoaContextWithOIDC): Promise<string[]> {
+    const client = fields(ctx);
+    if (ctx.oidc.route !== 'token') return grantableScopes(ALL_CAPABILITY_IDS, client.allowed_capabilities);
+    const accountId = ctx.oidc.account?.accountId;
+    const caps = accountId
+      ? await entitlements.capabilitiesOf(client.tenant_id, 'user', accountId)
+      : ctx.oidc.params?.grant_type === 'client_credentials'
+        ? await entitlements.capabilitiesOf(client.tenant_id, 'client', ctx.oidc.client!.clientId)
+        : [];
+    return grantableScopes(caps, client.allowed_capabilities);
+  }
+
+  return {
+    /** Without a `resource` parameter tokens are for the admin API audience. */
+    async defaultResource(_ctx: KoaContextWithOIDC, _client: unknown, oneOf?: string | readonly string[]) {
+      if (typeof oneOf === 'string') return oneOf;
+      if (oneOf?.length) return oneOf.includes(config.apiAudience) ? config.apiAudience : oneOf[0]!;
+      return config.apiAudience;
+    },
+
+    /**
+     * Capability scopes need an audience; a grant with none (plain OIDC sign-in)
+     * keeps the default opaque token that works at userinfo.
+     */
+    async useGrantedResource(_ctx: KoaContextWithOIDC, model: { scopes: Set<string> }) {
+      for (const scope of model.scopes) if (!OIDC_SCOPE_SET.has(scope)) return true;
+      return false;
+    },
+
+    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
+      rejectUnknownScopes(ctx);
+      return failClosed(async () => {
+        const tenantId = fields(ctx).tenant_id;
+        const rs = await lookup(tenantId, indicator);
+        if (!rs) throw new errors.InvalidTarget('unknown resource indicator');
+        const scope = await scopeFor(ctx);
+        // Client credentials without `scope` means "everything I am entitled to"; the grant
+        // reads the requested scope right after resolving resources, so set it here.
+        if (ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials' && !ctx.oidc.params.scope) {
+          ctx.oidc.params.scope = scope.join(' ') || undefined;
+        }
+        return {
+          scope: scope.join(' '),
+          audience: indicator,
+          accessTokenTTL: rs.ttl,
+          accessTokenFormat: rs.format,
+          ...(rs.format === 'jwt' ? { jwt: { sign: { alg: config.TESSERA_SIGNING_ALG } } } : {}),
+        };
+      }, deps.onError);
+    },
+
+    /** Claims every access token carries besides the RFC 9068 set. */
+    async extraTokenClaims(ctx: KoaContextWithOIDC, token: { accountId?: string; sid?: string }) {
+      const claims: Record<string, unknown> = { tid: fields(ctx).tenant_id };
+      if (token.accountId) {
+        const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+        if (token.sid) claims.sid = token.sid;
+        if (source?.authTime) claims.auth_time = source.authTime;
+      }
+      return claims;
+    },
+  };
+}
+
+export type ResourcePolicy = ReturnType<typeof createResourcePolicy>;

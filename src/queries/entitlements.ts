@@ -1,0 +1,62 @@
+import { eq } from 'drizzle-orm';
+import type { Executor } from '../db/client.ts';
+import { clientRoles, groupEdges, groupMembers, groupRoles, roles, userRoles } from '../db/schema/index.ts';
+import type { RoleLink, SubjectLinks, TenantGraph } from '../entitlements/resolve.ts';
+
+const ms = (d: Date | null): number | null => (d ? d.getTime() : null);
+
+/** Loads the tenant-wide entitlement graph in three queries. */
+export async function loadTenantGraph(db: Executor, tenantId: string): Promise<TenantGraph> {
+  const [roleRows, edgeRows, groupRoleRows] = await Promise.all([
+    db.select({ id: roles.id, capabilities: roles.capabilities }).from(roles).where(eq(roles.tenantId, tenantId)),
+    db
+      .select({ parentId: groupEdges.parentId, childId: groupEdges.childId })
+      .from(groupEdges)
+      .where(eq(groupEdges.tenantId, tenantId)),
+    db
+      .select({ groupId: groupRoles.groupId, roleId: groupRoles.roleId, expiresAt: groupRoles.expiresAt })
+      .from(groupRoles)
+      .where(eq(groupRoles.tenantId, tenantId)),
+  ]);
+  const groupParents = new Map<string, string[]>();
+  for (const e of edgeRows) {
+    const list = groupParents.get(e.childId) ?? [];
+    list.push(e.parentId);
+    groupParents.set(e.childId, list);
+  }
+  const byGroup = new Map<string, RoleLink[]>();
+  for (const r of groupRoleRows) {
+    const list = byGroup.get(r.groupId) ?? [];
+    list.push({ roleId: r.roleId, expiresAt: ms(r.expiresAt) });
+    byGroup.set(r.groupId, list);
+  }
+  return {
+    roleCapabilities: new Map(roleRows.map((r) => [r.id, r.capabilities])),
+    groupParents,
+    groupRoles: byGroup,
+  };
+}
+
+/** Direct roles and direct groups of a user. */
+export async function loadUserLinks(db: Executor, userId: string): Promise<SubjectLinks> {
+  const [direct, memberships] = await Promise.all([
+    db
+      .select({ roleId: userRoles.roleId, expiresAt: userRoles.expiresAt })
+      .from(userRoles)
+      .where(eq(userRoles.userId, userId)),
+    db.select({ groupId: groupMembers.groupId }).from(groupMembers).where(eq(groupMembers.userId, userId)),
+  ]);
+  return {
+    directRoles: direct.map((r) => ({ roleId: r.roleId, expiresAt: ms(r.expiresAt) })),
+    groups: memberships.map((m) => m.groupId),
+  };
+}
+
+/** Roles of a service client; service clients are not group members. */
+export async function loadClientLinks(db: Executor, clientId: string): Promise<SubjectLinks> {
+  const direct = await db
+    .select({ roleId: clientRoles.roleId, expiresAt: clientRoles.expiresAt })
+    .from(clientRoles)
+    .where(eq(clientRoles.clientId, clientId));
+  return { directRoles: direct.map((r) => ({ roleId: r.roleId, expiresAt: ms(r.expiresAt) })), groups: [] };
+}

@@ -1,0 +1,25 @@
+import { eq } from 'drizzle-orm';
+import type { Executor } from '../db/client.ts';
+import { tenants } from '../db/schema/index.ts';
+
+export type TenantRow = typeof tenants.$inferSelect;
+
+export async function findTenantBySlug(db: Executor, slug: string): Promise<TenantRow | undefined> {
+  const [row] = await db.select().from(tenants).where(eq(tenants.slug, slug)).limit(1);
+  return row;
+}
+
+export async function findTenantById(db: Executor, id: string): Promise<TenantRow | undefined> {
+  const [row] = await db.select().from(tenants).where(eq(tenants.id, id)).limit(1);
+  return row;
+}
+
+/** Inserts a tenant; returns undefined when the slug already exists. */
+export async function insertTenant(db: Executor, row: typeof tenants.$inferInsert): Promise<TenantRow | undefined> {
+  const [created] = await db.insert(tenants).values(row).onConflictDoNothing({ target: tenants.slug }).returning();
+  return created;
+}
+
+export async function listTenants(db: Executor): Promise<TenantRow[]> {
+  return db.select().from(tenants).orderBy(tenants.createdAt);
+}

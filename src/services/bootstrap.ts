@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from '../db/client.ts';
+import { insertClient, findClientById, updateClientSecretHash } from '../queries/clients.ts';
+import { lockBootstrap } from '../queries/keys.ts';
+import { upsertClientRole, upsertUserRoles } from '../queries/roles.ts';
+import { findTenantBySlug, insertTenant, listTenants, type TenantRow } from '../queries/tenants.ts';
+import { insertUser } from '../queries/users.ts';
+import { SYSTEM_ACTOR, type AuditLog } from './audit.ts';
+import { generateClientSecret, generatePassword, hashClientSecret, hashPassword } from './credentials.ts';
+import { seedSystemRoles } from './roles.ts';
+
+export interface BootstrapInput {
+  tenant?: string | undefined;
+  ownerEmail?: string | undefined;
+  ownerPassword?: string | undefined;
+  clientId?: string | undefined;
+  clientSecret?: string | undefined;
+}
+
+/** What a first start created. Secrets appear here once and are never stored in clear. */
+export interface BootstrapResult {
+  tenant: TenantRow;
+  owner: { id: string; email: string; password: string };
+  client: { id: string; secret: string };
+}
+
+export const DEFAULT_TENANT = 'default';
+
+/**
+ * Creates a tenant with its system roles, an Owner user and an "admin
+ * automation" service client holding Owner. Acts only when the tenant does
+ * not exist yet; returns undefined otherwise. Safe to race across processes.
+ */
+export async function bootstrapTenant(deps: { db: Database; audit: AuditLog }, input: BootstrapInput): Promise<BootstrapResult | undefined> {
+  const slug = input.tenant ?? DEFAULT_TENANT;
+  const password = input.ownerPassword ?? generatePassword();
+  const secret = input.clientSecret ?? generateClientSecret();
+  const [passwordHash] = await Promise.all([hashPassword(password)]);
+  return deps.db.transaction(async (tx) => {
+    await lockBootstrap(tx);
+    if (await findTenantBySlug(tx, slug)) return undefined;
+    const tenant = (await insertTenant(tx, { id: randomUUID(), slug, displayName: slug }))!;
+    const roles = await seedSystemRoles(tx, tenant.id);
+    const ownerRole = roles.find((r) => r.slug === 'owner')!;
+    const email = input.ownerEmail ?? `owner@${slug}.tessera.local`;
+    const owner = await insertUser(tx, { id: randomUUID(), tenantId: tenant.id, email, displayName: 'Owner', passwordHash });
+    await upsertUserRoles(tx, [{ tenantId: tenant.id, roleId: ownerRole.id, userId: owner.id, expiresAt: null }]);
+    const clientId = input.clientId ?? `${slug}-admin-automation`;
+    await insertClient(tx, {
+      id: clientId,
+      tenantId: tenant.id,
+      name: 'Admin automation',
+      type: 'service',
+      firstParty: true,
+      secretHash: hashClientSecret(secret),
+      tokenEndpointAuthMethod: 'client_secret_basic',
+    });
+    await upsertClientRole(tx, { tenantId: tenant.id, roleId: ownerRole.id, clientId, expiresAt: null });
+    await deps.audit.record(tx, tenant.id, [
+      { actor: SYSTEM_ACTOR, action: 'tenant.created', target: { type: 'tenant', id: tenant.id }, data: { slug } },
+      { actor: SYSTEM_ACTOR, action: 'user.created', target: { type: 'user', id: owner.id }, data: { email } },
+      { actor: SYSTEM_ACTOR, action: 'role.assigned', target: { type: 'user', id: owner.id }, data: { role: 'owner', expires_at: null } },
+      { actor: SYSTEM_ACTOR, action: 'application.created', target: { type: 'application', id: clientId }, data: { name: 'Admin automation', type: 'service' } },
+      { actor: SYSTEM_ACTOR, action: 'role.assigned', target: { type: 'client', id: clientId }, data: { role: 'owner', expires_at: null } },
+    ]);
+    return { tenant, owner: { id: owner.id, email, password }, client: { id: clientId, secret } };
+  });
+}
+
+/** True when no tenant exists yet (a true first start). */
+export async function isFirstStart(db: Database): Promise<boolean> {
+  return (await listTenants(db)).length === 0;
+}
+
+/** Issues a new secret for the bootstrap client of a tenant (the CLI's "show me credentials again"). */
+export async function resetAutomationSecret(deps: { db: Database; audit: AuditLog }, clientId: string): Promise<string | undefined> {
+  const secret = generateClientSecret();
+  return deps.db.transaction(async (tx) => {
+    const client = await findClientById(tx, clientId);
+    if (!client) return undefined;
+    await updateClientSecretHash(tx, clientId, hashClientSecret(secret));
+    await deps.audit.record(tx, client.tenantId, { actor: SYSTEM_ACTOR, action: 'application.secret_rotated', target: { type: 'application', id: clientId } });
+    return secret;
+  });
+}
+
+/** The text printed once after bootstrap. */
+export function formatBootstrap(issuer: string, r: BootstrapResult): string {
+  return [
+    '',
+    '  Tessera is bootstrapped. These credentials are shown once; store them now.',
+    '',
+    `  Issuer:          ${issuer}`,
+    `  Tenant:          ${r.tenant.slug} (${r.tenant.id})`,
+    `  Owner email:     ${r.owner.email}`,
+    `  Owner password:  ${r.owner.password}`,
+    `  Admin client id: ${r.client.id}`,
+    `  Client secret:   ${r.client.secret}`,
+    '',
+    `  Try: curl -u '${r.client.id}:<secret>' -d grant_type=client_credentials ${issuer}/token`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,19 @@
+import type { Database, Tx } from '../db/client.ts';
+import type { TenantVersions } from '../cache/tenantVersions.ts';
+
+/** Runs a tenant change in one transaction and invalidates that tenant's caches on every process. */
+export type TenantChange = <T>(tenantId: string, fn: (tx: Tx) => Promise<T>) => Promise<T>;
+
+/**
+ * The version is bumped before the transaction (so a failure to reach Redis
+ * aborts the change) and after commit (so a cache refilled during the commit
+ * is discarded). When the call returns, every process sees the change.
+ */
+export function createTenantChange(deps: { db: Database; versions: TenantVersions }): TenantChange {
+  return async (tenantId, fn) => {
+    await deps.versions.bump(tenantId);
+    const result = await deps.db.transaction(fn);
+    await deps.versions.bump(tenantId);
+    return result;
+  };
+}

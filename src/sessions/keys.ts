@@ -1,0 +1,30 @@
+/**
+ * Every Redis key Tessera uses, built in one place under one prefix so a
+ * deployment can share a Redis and an operator can find what belongs to whom.
+ */
+export function createRedisKeys(prefix: string) {
+  const p = prefix;
+  return {
+    prefix: p,
+    /** One oidc-provider model instance (Session, Grant, RefreshToken, …). */
+    oidcModel: (model: string, id: string) => `${p}oidc:${model}:${id}`,
+    /** Set of model keys that belong to one grant, for revokeByGrantId. */
+    grantIndex: (grantId: string) => `${p}oidc:grant-index:${grantId}`,
+    /** Session lookup by its uid. */
+    sessionUid: (uid: string) => `${p}oidc:session-uid:${uid}`,
+    /** Device flow user code lookup. */
+    userCode: (userCode: string) => `${p}oidc:user-code:${userCode}`,
+    /** Set of session and grant ids of one account, for listing and revoke-all. */
+    accountIndex: (accountId: string) => `${p}account:${accountId}:index`,
+    /** Random token that changes whenever anything a token depends on changes in the tenant. */
+    tenantVersion: (tenantId: string) => `${p}tenant:${tenantId}:version`,
+    /** Mirror of the Postgres revocation time of one subject. */
+    revokedAt: (tenantId: string, subject: string) => `${p}tenant:${tenantId}:revoked:${subject}`,
+    /** Pub/sub channel on which cache invalidations are announced. */
+    invalidationChannel: () => `${p}invalidate`,
+    /** Fixed-window counter for the login rate limit. */
+    rateLimit: (scope: 'ip' | 'account', id: string, window: number) => `${p}ratelimit:login:${scope}:${id}:${window}`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof createRedisKeys>;
