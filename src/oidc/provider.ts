@@ -67,6 +67,11 @@ export function createProvider(deps: ProviderDeps): Provider {
     pkce: { required: () => true },
     // Exact redirect_uri at the token endpoint, even for single-URI clients (CHECKLIST 2).
     allowOmittingSingleRegisteredRedirectUri: false,
+    // A refresh token for every client allowed the grant; without offline_access it dies with the
+    // session (expiresWithSession), so OIDC's prompt=consent rule for offline_access still holds.
+    async issueRefreshToken(_ctx, client) {
+      return client.grantTypeAllowed('refresh_token');
+    },
     // Rotation on every use; reuse of a rotated token revokes the grant (SPEC §6).
     rotateRefreshToken: true,
     ttl: {
@@ -153,5 +158,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return verifyClientSecret(this.clientSecret, actual);
   };
+  // User tokens always carry `sid` (SPEC §6), so codes and ID tokens must record it for every client.
+  provider.Client.prototype.includeSid = () => true;
   return provider;
 }
