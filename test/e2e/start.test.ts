@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, REDIS_URL } from '../support/tessera.ts';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** Runs `src/main.ts` as `npm start` does, with a clean environment plus `env`. */
+function start(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const until = async (text: string, ms = 40_000) => {
+    const deadline = Date.now() + ms;
+    while (!out.includes(text)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`never printed "${text}". stdout: ${out}\nstderr: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return { child, exited, until, output: () => out, errors: () => err };
+}
+
+describe('npm start on a fresh checkout (no DATABASE_URL)', () => {
+  it('migrates embedded PGlite, bootstraps, prints credentials once, serves discovery and tokens, and stops on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-start-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const env = { PORT: String(port), TESSERA_DATA_DIR: dir, REDIS_URL, TESSERA_REDIS_PREFIX: `te-${randomBytes(4).toString('hex')}:` };
+    const first = start(env);
+    await first.until('Tessera is listening');
+    const out = first.output();
+    expect(out).toContain(`Issuer:          http://localhost:${port}`);
+    const secret = /Client secret:\s+(\S+)/.exec(out)![1]!;
+    const clientId = /Admin client id:\s+(\S+)/.exec(out)![1]!;
+
+    const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`).then((r) => r.json());
+    expect(discovery.issuer).toBe(`http://localhost:${port}`);
+    const token = await fetch(`http://127.0.0.1:${port}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    expect(token.status).toBe(200);
+    expect((await token.json()).scope).toContain('tenant:transfer_ownership');
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    // A second start on the same data does not bootstrap again, so credentials are never printed twice.
+    const second = start(env);
+    await second.until('Tessera is listening');
+    expect(second.output()).not.toContain('Client secret:');
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 90_000);
+
+  it('stops with a message naming a bad variable', async () => {
+    const run = start({ PORT: 'eighty', TESSERA_SIGNING_ALG: 'HS256' });
+    expect(await run.exited).toBe(1);
+    expect(run.errors()).toContain('PORT');
+    expect(run.errors()).toContain('TESSERA_SIGNING_ALG');
+  });
+
+  it('exits with a one-paragraph hint when Redis is unreachable', async () => {
+    const dead = await freePort();
+    const run = start({ REDIS_URL: `redis://127.0.0.1:${dead}`, TESSERA_DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-noredis-')) });
+    expect(await run.exited).toBe(1);
+    expect(run.errors()).toMatch(/could not reach Redis at 127\.0\.0\.1:\d+ \(REDIS_URL\)/);
+    expect(run.errors()).toContain('redis-server');
+  });
+});
