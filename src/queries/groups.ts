@@ -73,3 +73,8 @@ export async function deleteEdge(db: Executor, parentId: string, childId: string
     .returning({ childId: groupEdges.childId });
   return out.length > 0;
 }
+
+/** Serialises nesting changes per tenant so two concurrent edges can't form a cycle together. */
+export async function lockGroupGraph(db: Executor, tenantId: string): Promise<void> {
+  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`groups:${tenantId}`}, 0))`);
+}

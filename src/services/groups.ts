@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { conflict, notFound } from '../errors/index.ts';
-import { deleteEdge, deleteMember, findGroupById, findGroupByName, insertEdge, insertGroup, insertMember, isAncestorOrSelf } from '../queries/groups.ts';
+import {
+  deleteEdge,
+  deleteMember,
+  findGroupById,
+  findGroupByName,
+  insertEdge,
+  insertGroup,
+  insertMember,
+  isAncestorOrSelf,
+  lockGroupGraph,
+} from '../queries/groups.ts';
 import { findUserById } from '../queries/users.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { TenantChange } from './change.ts';
@@ -43,6 +53,7 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
       return change(tenantId, async (tx) => {
         if (!(await findGroupById(tx, tenantId, parentId))) throw notFound('group');
         if (!(await findGroupById(tx, tenantId, childId))) throw notFound('group');
+        await lockGroupGraph(tx, tenantId);
         if (await isAncestorOrSelf(tx, parentId, childId)) throw conflict('group_cycle', 'this membership would create a cycle');
         const changed = await insertEdge(tx, tenantId, parentId, childId);
         if (changed) await audit.record(tx, tenantId, { actor, action: 'group.subgroup_added', target: { type: 'group', id: parentId }, data: { group: childId } });
