@@ -43,7 +43,7 @@ describe('npm start on a fresh checkout (no DATABASE_URL)', () => {
     const secret = /Client secret:\s+(\S+)/.exec(out)![1]!;
     const clientId = /Admin client id:\s+(\S+)/.exec(out)![1]!;
 
-    const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`).then((r) => r.json());
+    const discovery = (await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`).then((r) => r.json())) as { issuer: string };
     expect(discovery.issuer).toBe(`http://localhost:${port}`);
     const token = await fetch(`http://127.0.0.1:${port}/token`, {
       method: 'POST',
@@ -51,7 +51,7 @@ describe('npm start on a fresh checkout (no DATABASE_URL)', () => {
       body: 'grant_type=client_credentials',
     });
     expect(token.status).toBe(200);
-    expect((await token.json()).scope).toContain('tenant:transfer_ownership');
+    expect(((await token.json()) as { scope: string }).scope).toContain('tenant:transfer_ownership');
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
