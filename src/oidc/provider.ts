@@ -23,6 +23,35 @@ const ASYMMETRIC = ['ES256', 'EdDSA', 'PS256', 'RS256'] as const;
 
 const tenantOf = (ctx: KoaContextWithOIDC) => (ctx.oidc?.client as unknown as TesseraClientFields | undefined)?.tenant_id;
 
+type PolicyClient = { clientId: string; clientAuthMethod: string };
+
+/**
+ * Who may introspect a token (CHECKLIST 20). oidc-provider's default shows any
+ * token, refresh tokens included, to any confidential client, in any tenant.
+ * Here a client sees its own tokens; besides that, a confidential client of the
+ * same tenant may check access tokens only, as a resource server of opaque tokens does.
+ */
+async function introspectionAllowed(ctx: KoaContextWithOIDC, caller: PolicyClient, token: { kind: string; clientId?: string }): Promise<boolean> {
+  if (token.clientId === caller.clientId) return true;
+  if (token.kind !== 'AccessToken' || caller.clientAuthMethod === 'none' || !token.clientId) return false;
+  const owner = (await ctx.oidc.provider.Client.find(token.clientId)) as unknown as TesseraClientFields | undefined;
+  return owner !== undefined && owner.tenant_id === tenantOf(ctx);
+}
+
+/**
+ * RFC 6749 §5.2 names "no client authentication included" as invalid_client
+ * (401); oidc-provider answers 400 invalid_request, which callers of
+ * introspection and revocation would not read as an authentication failure.
+ */
+async function noClientAuthIsInvalidClient(ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> {
+  await next();
+  const body = ctx.body as { error?: string; error_description?: string } | undefined;
+  if (ctx.status === 400 && body?.error === 'invalid_request' && body.error_description === 'no client authentication mechanism provided') {
+    ctx.status = 401;
+    ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
+  }
+}
+
 /** The one place Tessera builds its oidc-provider. Every non-default setting says why. */
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, resources } = deps;
@@ -106,7 +135,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       // Cast: @types/oidc-provider only admits introspection alongside rich authorization requests.
-      introspection: { enabled: true } as never,
+      introspection: { enabled: true, allowedPolicy: introspectionAllowed } as never,
       revocation: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
@@ -160,5 +189,6 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
   // User tokens always carry `sid` (SPEC §6), so codes and ID tokens must record it for every client.
   provider.Client.prototype.includeSid = () => true;
+  provider.use(noClientAuthIsInvalidClient);
   return provider;
 }
