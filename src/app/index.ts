@@ -26,7 +26,8 @@ import { createAccountDirectory, createFindAccount } from '../oidc/accounts.ts';
 import { createResourcePolicy } from '../oidc/resources.ts';
 import { createProvider } from '../oidc/provider.ts';
 import { instrumentProvider } from '../oidc/metrics.ts';
-import { createHttpApp } from '../http/app.ts';
+import { createHttpHandler } from '../http/app.ts';
+import { createServer as createHttpServer } from 'node:http';
 import { healthRoutes } from '../http/routes/health.ts';
 import { interactionRoutes } from '../http/routes/interaction.ts';
 import { connectRedis, createRedis } from './redis.ts';
@@ -139,12 +140,13 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       keys,
       limits: { perAccount: config.TESSERA_LOGIN_MAX_PER_ACCOUNT, perIp: config.TESSERA_LOGIN_MAX_PER_IP, windowSeconds: config.TESSERA_LOGIN_WINDOW_SECONDS },
     });
-    const app = createHttpApp({
+    const { handler, app } = createHttpHandler({
       logger,
       provider,
       trustProxy: config.TESSERA_TRUST_PROXY,
       hsts: config.issuer.startsWith('https://'),
       cookieKeys,
+      ownPrefixes: ['/healthz', '/readyz', '/metrics', '/interaction'],
       routers: [
         healthRoutes({ registry, probes: { postgres: () => core.dbh.ping(), redis: async () => void (await redis.ping()) } }),
         interactionRoutes({ provider, db, audit, branding, throttle, csrfKey: cookieKeys[0]!, logger }),
@@ -160,7 +162,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       entitlementStats,
       bootstrap,
       async listen(port = config.PORT, host = config.HOST) {
-        server = app.listen(port, host);
+        server = createHttpServer(handler).listen(port, host);
         await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
         const address = server.address();
         const actual = typeof address === 'object' && address ? address.port : port;

@@ -20,6 +20,33 @@ if not payload then return {0, false} end
 if redis.call('HSETNX', KEYS[1], 'c', ARGV[1]) == 0 then return {0, payload} end
 return {1, false}`;
 
+/**
+ * Saves one model and its lookup keys in one round trip. KEYS: the model key,
+ * then the grant index, user-code key, session-uid key and account index (each
+ * optional, flagged in ARGV[3..6]). Index sets keep the longest TTL of their members.
+ */
+const UPSERT = `
+local ttl = tonumber(ARGV[2])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'p', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ttl)
+local k = 2
+local function index(flag)
+  if flag == '1' then
+    redis.call('SADD', KEYS[k], KEYS[1])
+    if redis.call('TTL', KEYS[k]) < ttl then redis.call('EXPIRE', KEYS[k], ttl) end
+    k = k + 1
+  end
+end
+local function pointer(flag)
+  if flag == '1' then
+    redis.call('SET', KEYS[k], ARGV[7], 'EX', ttl)
+    k = k + 1
+  end
+end
+index(ARGV[3]); pointer(ARGV[4]); pointer(ARGV[5]); index(ARGV[6])
+return 1`;
+
 /** Deletes every key of a grant and the index itself, atomically. */
 const REVOKE_GRANT = `
 local members = redis.call('SMEMBERS', KEYS[1])
@@ -39,10 +66,12 @@ export interface RedisAdapterDeps {
 export function createRedisAdapterClass(deps: RedisAdapterDeps) {
   const { redis, keys, onError } = deps;
   redis.defineCommand('tesseraConsume', { numberOfKeys: 1, lua: CONSUME });
+  redis.defineCommand('tesseraUpsert', { lua: UPSERT });
   redis.defineCommand('tesseraRevokeGrant', { numberOfKeys: 1, lua: REVOKE_GRANT });
   const r = redis as Redis & {
     tesseraConsume(key: string, at: string): Promise<[number, string | null]>;
     tesseraRevokeGrant(key: string): Promise<number>;
+    tesseraUpsert(numKeys: number, ...args: string[]): Promise<number>;
   };
   const guard = <T>(fn: () => Promise<T>) => failClosed(fn, onError);
 
@@ -54,23 +83,16 @@ export function createRedisAdapterClass(deps: RedisAdapterDeps) {
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-      await guard(async () => {
-        const key = this.key(id);
-        const ttl = Math.max(1, Math.ceil(expiresIn));
-        const multi = r.multi().del(key).hset(key, 'p', JSON.stringify(payload)).expire(key, ttl);
-        const grantId = this.model === 'Grant' ? id : payload.grantId;
-        if (GRANTABLE.has(this.model) && grantId) {
-          const index = keys.grantIndex(grantId);
-          multi.sadd(index, key).expire(index, ttl, 'GT').expire(index, ttl, 'NX');
-        }
-        if (payload.userCode) multi.set(keys.userCode(payload.userCode), id, 'EX', ttl);
-        if (payload.uid && this.model === 'Session') multi.set(keys.sessionUid(payload.uid), id, 'EX', ttl);
-        if (ACCOUNT_INDEXED.has(this.model) && payload.accountId) {
-          const index = keys.accountIndex(payload.accountId);
-          multi.sadd(index, key).expire(index, ttl, 'GT').expire(index, ttl, 'NX');
-        }
-        await multi.exec();
-      });
+      const grantId = this.model === 'Grant' ? id : payload.grantId;
+      const grantIndex = GRANTABLE.has(this.model) && grantId ? keys.grantIndex(grantId) : undefined;
+      const userCode = payload.userCode ? keys.userCode(payload.userCode) : undefined;
+      const uid = payload.uid && this.model === 'Session' ? keys.sessionUid(payload.uid) : undefined;
+      const account = ACCOUNT_INDEXED.has(this.model) && payload.accountId ? keys.accountIndex(payload.accountId) : undefined;
+      const optional = [grantIndex, userCode, uid, account];
+      const present = optional.filter((k): k is string => k !== undefined);
+      const flags = optional.map((k) => (k ? '1' : '0'));
+      const ttl = String(Math.max(1, Math.ceil(expiresIn)));
+      await guard(() => r.tesseraUpsert(1 + present.length, this.key(id), ...present, JSON.stringify(payload), ttl, ...flags, id));
     }
 
     async find(id: string): Promise<Parsed | undefined> {

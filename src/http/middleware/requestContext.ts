@@ -3,7 +3,8 @@ import type { Middleware } from 'koa';
 import type { Logger } from '../../log/index.ts';
 import { runInRequestContext } from '../../runtime/requestContext.ts';
 
-const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Caller-supplied request ids are kept only when they look like ids. */
+export const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Gives each request an id (the caller's X-Request-Id when it is safe), a
@@ -13,7 +14,7 @@ const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function requestContext(logger: Logger): Middleware {
   return (ctx, next) => {
     const incoming = ctx.get('x-request-id');
-    const requestId = SAFE_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
