@@ -20,6 +20,8 @@ export async function insertTenant(db: Executor, row: typeof tenants.$inferInser
   return created;
 }
 
-export async function listTenants(db: Executor): Promise<TenantRow[]> {
-  return db.select().from(tenants).orderBy(tenants.createdAt);
+/** True when at least one tenant exists. */
+export async function hasAnyTenant(db: Executor): Promise<boolean> {
+  const rows = await db.select({ id: tenants.id }).from(tenants).limit(1);
+  return rows.length > 0;
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client.ts';
-import { insertClient, findClientById, updateClientSecretHash } from '../queries/clients.ts';
+import { insertClient } from '../queries/clients.ts';
 import { lockBootstrap } from '../queries/keys.ts';
 import { upsertClientRole, upsertUserRoles } from '../queries/roles.ts';
-import { findTenantBySlug, insertTenant, listTenants, type TenantRow } from '../queries/tenants.ts';
+import { findTenantBySlug, insertTenant, hasAnyTenant, type TenantRow } from '../queries/tenants.ts';
 import { insertUser } from '../queries/users.ts';
 import { SYSTEM_ACTOR, type AuditLog } from './audit.ts';
 import { generateClientSecret, generatePassword, hashClientSecret, hashPassword } from './credentials.ts';
@@ -35,7 +35,7 @@ export async function bootstrapTenant(deps: { db: Database; audit: AuditLog }, i
   const slug = input.tenant ?? DEFAULT_TENANT;
   const password = input.ownerPassword ?? generatePassword();
   const secret = input.clientSecret ?? generateClientSecret();
-  const [passwordHash] = await Promise.all([hashPassword(password)]);
+  const passwordHash = await hashPassword(password);
   return deps.db.transaction(async (tx) => {
     await lockBootstrap(tx);
     if (await findTenantBySlug(tx, slug)) return undefined;
@@ -69,19 +69,7 @@ export async function bootstrapTenant(deps: { db: Database; audit: AuditLog }, i
 
 /** True when no tenant exists yet (a true first start). */
 export async function isFirstStart(db: Database): Promise<boolean> {
-  return (await listTenants(db)).length === 0;
-}
-
-/** Issues a new secret for the bootstrap client of a tenant (the CLI's "show me credentials again"). */
-export async function resetAutomationSecret(deps: { db: Database; audit: AuditLog }, clientId: string): Promise<string | undefined> {
-  const secret = generateClientSecret();
-  return deps.db.transaction(async (tx) => {
-    const client = await findClientById(tx, clientId);
-    if (!client) return undefined;
-    await updateClientSecretHash(tx, clientId, hashClientSecret(secret));
-    await deps.audit.record(tx, client.tenantId, { actor: SYSTEM_ACTOR, action: 'application.secret_rotated', target: { type: 'application', id: clientId } });
-    return secret;
-  });
+  return !(await hasAnyTenant(db));
 }
 
 /** The text printed once after bootstrap. */
