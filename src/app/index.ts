@@ -9,12 +9,10 @@ import { createLogger, type Logger } from '../log/index.ts';
 import { createTenantVersions } from '../cache/tenantVersions.ts';
 import { createRedisKeys } from '../sessions/keys.ts';
 import { createEntitlementLoader, type EntitlementCacheStats } from '../entitlements/loader.ts';
-import { createAuditLog } from '../services/audit.ts';
-import { createTenantChange } from '../services/change.ts';
-import { createUserService } from '../services/users.ts';
-import { createClientService } from '../services/clients.ts';
-import { createRoleService } from '../services/roles.ts';
-import { createGroupService } from '../services/groups.ts';
+import { createServices } from './services.ts';
+import { createRevocations } from '../sessions/revocations.ts';
+import { apiRouter } from '../http/routes/api/index.ts';
+import { publicJwks } from '../http/api/principal.ts';
 import { createBrandingLookup } from '../services/branding.ts';
 import { createLoginThrottle } from '../services/loginThrottle.ts';
 import { bootstrapTenant, formatBootstrap, isFirstStart, type BootstrapResult } from '../services/bootstrap.ts';
@@ -49,14 +47,9 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   const db = dbh.db;
   const keys = createRedisKeys(config.TESSERA_REDIS_PREFIX);
   const versions = createTenantVersions({ redis, keys });
-  const audit = createAuditLog();
-  const change = createTenantChange({ db, versions });
-  const services = {
-    users: createUserService({ change, audit }),
-    clients: createClientService({ change, audit }),
-    roles: createRoleService({ change, audit }),
-    groups: createGroupService({ change, audit }),
-  };
+  const revocations = createRevocations({ db, redis, keys });
+  const services = createServices({ db, versions, revocations });
+  const { audit, change } = services;
   return {
     config,
     logger,
@@ -65,6 +58,7 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
     db,
     keys,
     versions,
+    revocations,
     audit,
     change,
     services,
@@ -122,14 +116,16 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     const entitlementStats: EntitlementCacheStats = { hits: 0, misses: 0 };
     const entitlements = createEntitlementLoader({ db, versions, stats: entitlementStats });
     const RedisAdapter = createRedisAdapterClass({ redis, keys, onError });
-    const clientAdapter = createClientAdapter(createClientDirectory({ db, versions }), onError);
+    const clientDirectory = createClientDirectory({ db, versions });
+    const accountDirectory = createAccountDirectory({ db, versions });
+    const clientAdapter = createClientAdapter(clientDirectory, onError);
     const branding = createBrandingLookup({ db, versions });
     const provider = createProvider({
       config,
       keys: keySet,
       cookieKeys,
       adapterFor: (model) => (model === 'Client' ? clientAdapter : new RedisAdapter(model)),
-      findAccount: createFindAccount(createAccountDirectory({ db, versions }), onError),
+      findAccount: createFindAccount(accountDirectory, onError),
       resources: createResourcePolicy({ config, db, versions, entitlements, onError }),
       branding,
     });
@@ -146,10 +142,21 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       trustProxy: config.TESSERA_TRUST_PROXY,
       hsts: config.issuer.startsWith('https://'),
       cookieKeys,
-      ownPrefixes: ['/healthz', '/readyz', '/metrics', '/interaction'],
+      ownPrefixes: ['/healthz', '/readyz', '/metrics', '/interaction', '/api'],
       routers: [
         healthRoutes({ registry, probes: { postgres: () => core.dbh.ping(), redis: async () => void (await redis.ping()) } }),
         interactionRoutes({ provider, db, audit, branding, throttle, csrfKey: cookieKeys[0]!, logger }),
+        apiRouter({
+          config,
+          jwks: publicJwks(keySet.jwks.keys),
+          clients: clientDirectory,
+          accounts: accountDirectory,
+          revocations: core.revocations,
+          entitlements,
+          redis,
+          keys,
+          services: core.services,
+        }),
       ],
     });
 

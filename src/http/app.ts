@@ -32,7 +32,7 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
   app.use(requestContext(deps.logger));
   app.use(securityHeaders({ hsts: deps.hsts }));
   app.use(problemErrors(deps.logger));
-  for (const router of deps.routers) app.use(router.routes()).use(router.allowedMethods());
+  for (const router of deps.routers) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   const own = app.callback();
   const oidc = deps.provider.callback();
   const headers = Object.entries(SECURITY_HEADERS).concat(deps.hsts ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains']] : []);

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db/client.ts';
 import { groupEdges, groupMembers, groups } from '../db/schema/index.ts';
 
@@ -77,4 +77,14 @@ export async function deleteEdge(db: Executor, parentId: string, childId: string
 /** Serialises nesting changes per tenant so two concurrent edges can't form a cycle together. */
 export async function lockGroupGraph(db: Executor, tenantId: string): Promise<void> {
   await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`groups:${tenantId}`}, 0))`);
+}
+
+/** The subset of `ids` that are groups of the tenant. */
+export async function existingGroupIds(db: Executor, tenantId: string, ids: readonly string[]): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const found = await db
+    .select({ id: groups.id })
+    .from(groups)
+    .where(and(eq(groups.tenantId, tenantId), inArray(groups.id, [...ids])));
+  return new Set(found.map((r) => r.id));
 }

@@ -1,26 +1,93 @@
 import { randomUUID } from 'node:crypto';
-import { CAPABILITY_BY_ID, closeUnderRequires, SYSTEM_ROLES } from '../catalogue/index.ts';
+import { ALL_CAPABILITY_IDS, CAPABILITY_BY_ID, closeUnderRequires, SYSTEM_ROLES } from '../catalogue/index.ts';
 import type { Tx } from '../db/client.ts';
-import { conflict, notFound, unprocessable } from '../errors/index.ts';
+import { conflict, forbidden, notFound, unprocessable } from '../errors/index.ts';
 import { findClientById } from '../queries/clients.ts';
-import { findGroupById } from '../queries/groups.ts';
+import { existingGroupIds } from '../queries/groups.ts';
 import {
+  assignmentCounts,
+  copyAssignments,
+  countRoleHolders,
   deleteClientRole,
-  deleteGroupRole,
+  deleteGroupRoles,
+  deleteRoleAndRetireSlug,
   deleteUserRoles,
   findRoleBySlug,
   insertRoles,
   isSlugUnavailable,
+  listRoleAssignments,
+  listRoles,
+  lockOwners,
+  updateRole,
   upsertClientRole,
-  upsertGroupRole,
+  upsertGroupRoles,
   upsertUserRoles,
+  type RoleCounts,
   type RoleRow,
 } from '../queries/roles.ts';
-import { findUserById } from '../queries/users.ts';
-import type { Actor, AuditLog } from './audit.ts';
+import { existingUserIds } from '../queries/users.ts';
+import type { Actor, AuditInput, AuditLog } from './audit.ts';
 import type { TenantChange } from './change.ts';
 
+/** Who is acting, in which tenant, and which capabilities they may hand out. */
+export interface Access {
+  tenantId: string;
+  actor: Actor;
+  /** Capabilities the actor holds now (and the token delegates); the limit of what they may grant. */
+  held: ReadonlySet<string>;
+}
+
+/** Full authority, for trusted callers inside the process (bootstrap, CLI). */
+export const systemAccess = (tenantId: string, actor: Actor): Access => ({ tenantId, actor, held: new Set(ALL_CAPABILITY_IDS) });
+
 export type Assignee = { type: 'user' | 'group' | 'client'; id: string };
+
+/** Ids to add to or remove from a role. */
+export interface AssigneeSet {
+  users?: readonly string[];
+  groups?: readonly string[];
+  clients?: readonly string[];
+}
+
+export interface AssignmentResult {
+  changed: { users: string[]; groups: string[]; clients: string[] };
+  unchanged: { users: string[]; groups: string[]; clients: string[] };
+}
+
+/** The API shape of a role. */
+export interface RoleView {
+  slug: string;
+  name: string;
+  description: string | null;
+  type: 'system' | 'custom';
+  capabilities: string[];
+  capability_count: number;
+  assigned: { users: number; groups: number };
+  created_at: string;
+  updated_at: string;
+}
+
+export const OWNER = 'owner';
+export const NAME_MAX = 50;
+export const DESCRIPTION_MAX = 200;
+export const SLUG_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+export const SLUG_MAX = 64;
+
+const NO_COUNTS: RoleCounts = { users: 0, groups: 0, clients: 0 };
+
+function view(role: RoleRow, counts: RoleCounts = NO_COUNTS): RoleView {
+  return {
+    slug: role.slug,
+    name: role.name,
+    description: role.description,
+    type: role.type,
+    capabilities: role.capabilities,
+    capability_count: role.capabilities.length,
+    assigned: { users: counts.users, groups: counts.groups },
+    created_at: role.createdAt.toISOString(),
+    updated_at: role.updatedAt.toISOString(),
+  };
+}
 
 /** Inserts the four system roles of a new tenant. */
 export async function seedSystemRoles(tx: Tx, tenantId: string): Promise<RoleRow[]> {
@@ -38,7 +105,7 @@ export async function seedSystemRoles(tx: Tx, tenantId: string): Promise<RoleRow
   );
 }
 
-/** Validates requested capabilities and returns them closed under `requires`. */
+/** Validates requested capabilities and returns them sorted and closed under `requires`. */
 export function normaliseCapabilities(ids: readonly string[]): string[] {
   if (!ids.length) throw unprocessable('capabilities_required', 'a role needs at least one capability');
   const unknown = ids.filter((id) => !CAPABILITY_BY_ID.has(id));
@@ -48,91 +115,293 @@ export function normaliseCapabilities(ids: readonly string[]): string[] {
   return closeUnderRequires(ids);
 }
 
-const slugify = (name: string) =>
+/** 403 escalation_denied unless the actor holds every one of `capabilities`. */
+export function assertHolds(access: Access, capabilities: readonly string[], what: string): void {
+  const missing = capabilities.filter((c) => !access.held.has(c));
+  if (missing.length) throw forbidden('escalation_denied', `you can't ${what}: it needs capabilities you don't hold`, { missing });
+}
+
+function validateName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed.length < 1 || trimmed.length > NAME_MAX) throw unprocessable('invalid_name', `name must be 1-${NAME_MAX} characters after trimming`);
+  return trimmed;
+}
+
+function validateDescription(description: string | null | undefined): string | null {
+  if (description == null) return null;
+  if (description.length > DESCRIPTION_MAX) throw unprocessable('invalid_description', `description must be at most ${DESCRIPTION_MAX} characters`);
+  return description;
+}
+
+const slugBase = (name: string) =>
   name
     .toLowerCase()
     .normalize('NFKD')
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
-    .slice(0, 56) || 'role';
+    .slice(0, SLUG_MAX - 8)
+    .replace(/-+$/g, '') || 'role';
 
-async function assertAssignee(tx: Tx, tenantId: string, who: Assignee): Promise<void> {
-  const found =
-    who.type === 'user'
-      ? (await findUserById(tx, who.id))?.tenantId === tenantId
-      : who.type === 'group'
-        ? Boolean(await findGroupById(tx, tenantId, who.id))
-        : (await findClientById(tx, who.id))?.tenantId === tenantId;
-  if (!found) throw notFound(who.type === 'client' ? 'application' : who.type);
-}
+const isUniqueViolation = (e: unknown): boolean => {
+  const err = e as { code?: string; cause?: { code?: string } };
+  return err.code === '23505' || err.cause?.code === '23505';
+};
 
-/** Roles and assignments. The admin API builds on this; the CLI uses it directly. */
+/** Roles and assignments (SPEC §4, §5): every rule the admin API promises lives here. */
 export function createRoleService(deps: { change: TenantChange; audit: AuditLog }) {
   const { change, audit } = deps;
+
+  async function requireRole(tx: Tx, tenantId: string, slug: string): Promise<RoleRow> {
+    const role = await findRoleBySlug(tx, tenantId, slug);
+    if (!role) throw notFound('role');
+    return role;
+  }
+
+  /** 404 (never 403) when any id is not in the tenant, before anything is touched. */
+  async function requireAssignees(tx: Tx, tenantId: string, set: AssigneeSet): Promise<void> {
+    const users = [...new Set(set.users ?? [])];
+    const groups = [...new Set(set.groups ?? [])];
+    const [u, g] = await Promise.all([existingUserIds(tx, tenantId, users), existingGroupIds(tx, tenantId, groups)]);
+    if (u.size !== users.length) throw notFound('user');
+    if (g.size !== groups.length) throw notFound('group');
+    for (const id of new Set(set.clients ?? [])) {
+      const client = await findClientById(tx, id);
+      if (!client || client.tenantId !== tenantId) throw notFound('application');
+      if (client.type !== 'service') throw unprocessable('not_a_service_account', 'roles can be assigned only to service applications');
+    }
+  }
+
+  /** Fails the transaction with 409 last_owner when no active user holds Owner any more. */
+  async function assertOwnersRemain(tx: Tx, tenantId: string): Promise<void> {
+    const owner = await findRoleBySlug(tx, tenantId, OWNER);
+    if (owner && (await countRoleHolders(tx, tenantId, owner.id)) === 0) {
+      throw conflict('last_owner', 'this would remove the last Owner of the tenant');
+    }
+  }
+
+  async function applyAssign(tx: Tx, access: Access, role: RoleRow, set: AssigneeSet, expiresAt: Date | null, parentId?: string): Promise<AssignmentResult> {
+    const { tenantId } = access;
+    const base = { tenantId, roleId: role.id, expiresAt };
+    const users = [...new Set(set.users ?? [])];
+    const groups = [...new Set(set.groups ?? [])];
+    const clients = [...new Set(set.clients ?? [])];
+    const changedUsers = await upsertUserRoles(tx, users.map((userId) => ({ ...base, userId })));
+    const changedGroups = await upsertGroupRoles(tx, groups.map((groupId) => ({ ...base, groupId })));
+    const changedClients: string[] = [];
+    for (const clientId of clients) if (await upsertClientRole(tx, { ...base, clientId })) changedClients.push(clientId);
+    const data = { role: role.slug, expires_at: expiresAt?.toISOString() ?? null };
+    const events: AuditInput[] = [
+      ...changedUsers.map((id) => ({ actor: access.actor, action: 'role.assigned', target: { type: 'user', id }, data, parentId })),
+      ...changedGroups.map((id) => ({ actor: access.actor, action: 'role.assigned', target: { type: 'group', id }, data, parentId })),
+      ...changedClients.map((id) => ({ actor: access.actor, action: 'role.assigned', target: { type: 'client', id }, data, parentId })),
+    ];
+    await audit.record(tx, tenantId, events);
+    return result({ users, groups, clients }, { users: changedUsers, groups: changedGroups, clients: changedClients });
+  }
+
+  async function applyUnassign(tx: Tx, access: Access, role: RoleRow, set: AssigneeSet, reason?: string): Promise<AssignmentResult> {
+    const { tenantId } = access;
+    const users = [...new Set(set.users ?? [])];
+    const groups = [...new Set(set.groups ?? [])];
+    const clients = [...new Set(set.clients ?? [])];
+    if (role.slug === OWNER) await lockOwners(tx, tenantId);
+    const changedUsers = await deleteUserRoles(tx, role.id, users);
+    const changedGroups = await deleteGroupRoles(tx, role.id, groups);
+    const changedClients: string[] = [];
+    for (const clientId of clients) if (await deleteClientRole(tx, role.id, clientId)) changedClients.push(clientId);
+    if (role.slug === OWNER && (changedUsers.length || changedGroups.length)) await assertOwnersRemain(tx, tenantId);
+    const data = { role: role.slug, ...(reason ? { reason } : {}) };
+    await audit.record(tx, tenantId, [
+      ...changedUsers.map((id) => ({ actor: access.actor, action: 'role.unassigned', target: { type: 'user', id }, data })),
+      ...changedGroups.map((id) => ({ actor: access.actor, action: 'role.unassigned', target: { type: 'group', id }, data })),
+      ...changedClients.map((id) => ({ actor: access.actor, action: 'role.unassigned', target: { type: 'client', id }, data })),
+    ]);
+    return result({ users, groups, clients }, { users: changedUsers, groups: changedGroups, clients: changedClients });
+  }
+
   return {
-    async createCustom(tenantId: string, actor: Actor, input: { name: string; description?: string; capabilities: string[] }) {
+    assertOwnersRemain,
+
+    async list(tenantId: string, type: 'custom' | 'system' | 'all' = 'custom'): Promise<RoleView[]> {
+      return change.read(async (tx) => {
+        const [roles, counts] = await Promise.all([listRoles(tx, tenantId), assignmentCounts(tx, tenantId)]);
+        return roles.filter((r) => type === 'all' || r.type === type).map((r) => view(r, counts.get(r.id)));
+      });
+    },
+
+    async get(tenantId: string, slug: string): Promise<RoleView> {
+      return change.read(async (tx) => {
+        const role = await requireRole(tx, tenantId, slug);
+        return view(role, (await assignmentCounts(tx, tenantId)).get(role.id));
+      });
+    },
+
+    async create(
+      access: Access,
+      input: { name: string; description?: string | null; slug?: string; capabilities: readonly string[]; assign?: AssigneeSet },
+    ): Promise<RoleView> {
+      const name = validateName(input.name);
+      const description = validateDescription(input.description);
       const capabilities = normaliseCapabilities(input.capabilities);
-      const name = input.name.trim();
+      if (input.slug !== undefined && (!SLUG_PATTERN.test(input.slug) || input.slug.length > SLUG_MAX)) {
+        throw unprocessable('invalid_slug', 'slug must be lowercase letters and digits separated by single hyphens, at most 64 characters');
+      }
+      assertHolds(access, capabilities, 'create a role with these capabilities');
+      const { tenantId } = access;
       return change(tenantId, async (tx) => {
-        const base = slugify(name);
-        let slug = base;
-        for (let n = 2; await isSlugUnavailable(tx, tenantId, slug); n++) slug = `${base}-${n}`;
-        const [role] = await insertRoles(tx, [
-          { id: randomUUID(), tenantId, slug, name, description: input.description ?? null, type: 'custom', capabilities },
-        ]).catch((e: unknown) => {
-          if ((e as { cause?: { code?: string } }).cause?.code === '23505' || (e as { code?: string }).code === '23505') {
-            throw conflict('role_name_taken', 'a role with this name already exists');
-          }
+        let slug = input.slug;
+        if (slug !== undefined) {
+          if (await isSlugUnavailable(tx, tenantId, slug)) throw conflict('slug_unavailable', `the slug "${slug}" is taken or retired`);
+        } else {
+          const base = slugBase(name);
+          slug = base;
+          for (let n = 2; await isSlugUnavailable(tx, tenantId, slug); n++) slug = `${base}-${n}`;
+        }
+        let role: RoleRow;
+        try {
+          // A savepoint, so a name clash can be reported without aborting the outer transaction.
+          [role] = (await tx.transaction((sp) => insertRoles(sp, [{ id: randomUUID(), tenantId, slug, name, description, type: 'custom', capabilities }]))) as [RoleRow];
+        } catch (e) {
+          if (isUniqueViolation(e)) throw conflict('role_name_taken', `a role named "${name}" already exists (names are compared ignoring case)`);
           throw e;
+        }
+        await audit.record(tx, tenantId, { actor: access.actor, action: 'role.created', target: { type: 'role', id: slug }, data: { name, slug, capabilities } });
+        let counts = NO_COUNTS;
+        if (input.assign) {
+          await requireAssignees(tx, tenantId, input.assign);
+          const r = await applyAssign(tx, access, role, input.assign, null);
+          counts = { users: r.changed.users.length, groups: r.changed.groups.length, clients: r.changed.clients.length };
+        }
+        return view(role, counts);
+      });
+    },
+
+    async update(access: Access, slug: string, patch: { name?: string; description?: string | null; capabilities?: readonly string[] }): Promise<RoleView> {
+      const name = patch.name === undefined ? undefined : validateName(patch.name);
+      const description = patch.description === undefined ? undefined : validateDescription(patch.description);
+      const capabilities = patch.capabilities === undefined ? undefined : normaliseCapabilities(patch.capabilities);
+      const { tenantId } = access;
+      return change(tenantId, async (tx) => {
+        const before = await requireRole(tx, tenantId, slug);
+        if (before.type === 'system') throw forbidden('system_role_immutable', 'system roles cannot be edited');
+        // Editing is shaping what everyone holding the role gets: only with capabilities the actor holds.
+        assertHolds(access, capabilities ?? before.capabilities, 'edit this role');
+        let after: RoleRow;
+        try {
+          after = await tx.transaction((sp) => updateRole(sp, before.id, { ...(name !== undefined ? { name } : {}), ...(description !== undefined ? { description } : {}), ...(capabilities ? { capabilities } : {}) }));
+        } catch (e) {
+          if (isUniqueViolation(e)) throw conflict('role_name_taken', `a role named "${name}" already exists (names are compared ignoring case)`);
+          throw e;
+        }
+        const pick = (r: RoleRow) => ({ name: r.name, description: r.description, capabilities: r.capabilities });
+        await audit.record(tx, tenantId, { actor: access.actor, action: 'role.updated', target: { type: 'role', id: slug }, data: { before: pick(before), after: pick(after) } });
+        return view(after, (await assignmentCounts(tx, tenantId)).get(after.id));
+      });
+    },
+
+    /** Deletes a custom role and retires its slug; `unassign` or `reassign_to` when it is still assigned. */
+    async remove(access: Access, slug: string, opts: { strategy?: 'unassign'; reassignTo?: string } = {}): Promise<{ deleted: string; prior_assignments: { users: number; groups: number; clients: number }; reassigned_to?: string }> {
+      const { tenantId } = access;
+      return change(tenantId, async (tx) => {
+        const role = await requireRole(tx, tenantId, slug);
+        if (role.type === 'system') throw forbidden('system_role_immutable', 'system roles cannot be deleted');
+        const prior = await listRoleAssignments(tx, role.id);
+        const counts = { users: prior.users.length, groups: prior.groups.length, clients: prior.clients.length };
+        const inUse = counts.users + counts.groups + counts.clients > 0;
+        let target: RoleRow | undefined;
+        if (opts.reassignTo !== undefined) {
+          if (opts.reassignTo === slug) throw unprocessable('invalid_reassign', 'a role cannot be reassigned to itself');
+          target = await findRoleBySlug(tx, tenantId, opts.reassignTo);
+          if (!target) throw notFound('role to reassign to');
+        }
+        if (inUse && !opts.strategy && !target) {
+          throw conflict('role_in_use', `the role is still assigned to ${counts.users} users, ${counts.groups} groups and ${counts.clients} applications`, { assigned: counts });
+        }
+        if (inUse) {
+          // Removing the role from its holders is an unassignment; moving them is an assignment of the target.
+          assertHolds(access, role.capabilities, 'unassign this role');
+          if (target) {
+            assertHolds(access, target.capabilities, 'assign the target role');
+            await copyAssignments(tx, role.id, target.id);
+          }
+        }
+        const serial = (a: { assigned_at: Date; expires_at: Date | null }) => ({ assigned_at: new Date(a.assigned_at).toISOString(), expires_at: a.expires_at ? new Date(a.expires_at).toISOString() : null });
+        await deleteRoleAndRetireSlug(tx, role);
+        await audit.record(tx, tenantId, {
+          actor: access.actor,
+          action: 'role.deleted',
+          target: { type: 'role', id: slug },
+          data: {
+            name: role.name,
+            capabilities: role.capabilities,
+            strategy: target ? 'reassign' : inUse ? 'unassign' : null,
+            reassigned_to: target?.slug ?? null,
+            prior_assignments: {
+              users: prior.users.map((u) => ({ id: u.id, ...serial(u) })),
+              groups: prior.groups.map((g) => ({ id: g.id, ...serial(g) })),
+              clients: prior.clients.map((c) => ({ id: c.id, ...serial(c) })),
+            },
+          },
         });
-        await audit.record(tx, tenantId, { actor, action: 'role.created', target: { type: 'role', id: slug }, data: { name, slug, capabilities } });
-        return role!;
+        return { deleted: slug, prior_assignments: counts, ...(target ? { reassigned_to: target.slug } : {}) };
       });
     },
 
-    /** Assigns a role; idempotent. Returns true when something changed. */
+    async assignments(tenantId: string, slug: string) {
+      return change.read(async (tx) => {
+        const role = await requireRole(tx, tenantId, slug);
+        return listRoleAssignments(tx, role.id);
+      });
+    },
+
+    /** Adds assignments; idempotent, and reports what changed and what was already so. */
+    async addAssignments(access: Access, slug: string, set: AssigneeSet, expiresAt: Date | null = null): Promise<AssignmentResult> {
+      if (expiresAt && expiresAt.getTime() <= Date.now()) throw unprocessable('invalid_expiry', 'expires_at must be in the future');
+      return change(access.tenantId, async (tx) => {
+        const role = await requireRole(tx, access.tenantId, slug);
+        await requireAssignees(tx, access.tenantId, set);
+        assertHolds(access, role.capabilities, `assign the role "${role.slug}"`);
+        return applyAssign(tx, access, role, set, expiresAt);
+      });
+    },
+
+    /** Removes assignments; idempotent. */
+    async removeAssignments(access: Access, slug: string, set: AssigneeSet): Promise<AssignmentResult> {
+      return change(access.tenantId, async (tx) => {
+        const role = await requireRole(tx, access.tenantId, slug);
+        await requireAssignees(tx, access.tenantId, set);
+        assertHolds(access, role.capabilities, `unassign the role "${role.slug}"`);
+        return applyUnassign(tx, access, role, set);
+      });
+    },
+
+    /** One assignment with full authority (CLI, bootstrap, tests). Returns true when something changed. */
     async assign(tenantId: string, actor: Actor, slug: string, who: Assignee, expiresAt: Date | null = null): Promise<boolean> {
-      return change(tenantId, async (tx) => {
-        const role = await findRoleBySlug(tx, tenantId, slug);
-        if (!role) throw notFound('role');
-        await assertAssignee(tx, tenantId, who);
-        const row = { tenantId, roleId: role.id, expiresAt };
-        const changed =
-          who.type === 'user'
-            ? (await upsertUserRoles(tx, [{ ...row, userId: who.id }])).length > 0
-            : who.type === 'group'
-              ? await upsertGroupRole(tx, { ...row, groupId: who.id })
-              : await upsertClientRole(tx, { ...row, clientId: who.id });
-        if (changed) {
-          await audit.record(tx, tenantId, {
-            actor,
-            action: 'role.assigned',
-            target: { type: who.type, id: who.id },
-            data: { role: slug, expires_at: expiresAt?.toISOString() ?? null },
-          });
-        }
-        return changed;
-      });
+      const r = await this.addAssignments(systemAccess(tenantId, actor), slug, { [`${who.type}s`]: [who.id] }, expiresAt);
+      return r.changed.users.length + r.changed.groups.length + r.changed.clients.length > 0;
     },
 
-    /** Removes a role assignment; idempotent. Returns true when something changed. */
+    /** One unassignment with full authority (CLI, tests). Returns true when something changed. */
     async unassign(tenantId: string, actor: Actor, slug: string, who: Assignee): Promise<boolean> {
-      return change(tenantId, async (tx) => {
-        const role = await findRoleBySlug(tx, tenantId, slug);
-        if (!role) throw notFound('role');
-        await assertAssignee(tx, tenantId, who);
-        const changed =
-          who.type === 'user'
-            ? (await deleteUserRoles(tx, role.id, [who.id])).length > 0
-            : who.type === 'group'
-              ? await deleteGroupRole(tx, role.id, who.id)
-              : await deleteClientRole(tx, role.id, who.id);
-        if (changed) {
-          await audit.record(tx, tenantId, { actor, action: 'role.unassigned', target: { type: who.type, id: who.id }, data: { role: slug } });
-        }
-        return changed;
-      });
+      const r = await this.removeAssignments(systemAccess(tenantId, actor), slug, { [`${who.type}s`]: [who.id] });
+      return r.changed.users.length + r.changed.groups.length + r.changed.clients.length > 0;
     },
+
+    /** Creates a custom role with full authority (CLI, tests). */
+    async createCustom(tenantId: string, actor: Actor, input: { name: string; description?: string; capabilities: string[] }): Promise<RoleView> {
+      return this.create(systemAccess(tenantId, actor), input);
+    },
+  };
+}
+
+function result(requested: Required<{ [K in keyof AssigneeSet]: string[] }>, changed: AssignmentResult['changed']): AssignmentResult {
+  const not = (all: string[], some: string[]) => {
+    const s = new Set(some);
+    return all.filter((x) => !s.has(x));
+  };
+  return {
+    changed,
+    unchanged: { users: not(requested.users, changed.users), groups: not(requested.groups, changed.groups), clients: not(requested.clients, changed.clients) },
   };
 }
 

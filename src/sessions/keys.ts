@@ -22,6 +22,8 @@ export function createRedisKeys(prefix: string) {
     revokedAt: (tenantId: string, subject: string) => `${p}tenant:${tenantId}:revoked:${subject}`,
     /** Pub/sub channel on which cache invalidations are announced. */
     invalidationChannel: () => `${p}invalidate`,
+    /** A stored response for an Idempotency-Key, per tenant and actor. */
+    idempotency: (tenantId: string, actor: string, key: string) => `${p}idem:${tenantId}:${actor}:${key}`,
     /** Fixed-window counter for the login rate limit. */
     rateLimit: (scope: 'ip' | 'account', id: string, window: number) => `${p}ratelimit:login:${scope}:${id}:${window}`,
   };

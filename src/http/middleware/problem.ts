@@ -2,6 +2,8 @@ import type { Middleware } from 'koa';
 import { AppError } from '../../errors/index.ts';
 import type { Logger } from '../../log/index.ts';
 
+const HTTP_CODES: Record<number, string> = { 404: 'not_found', 405: 'method_not_allowed', 413: 'payload_too_large', 415: 'unsupported_media_type' };
+
 /** Writes an RFC 9457 problem+json body. */
 export function writeProblem(ctx: Parameters<Middleware>[0], status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
   ctx.status = status;
@@ -26,7 +28,7 @@ export function problemErrors(logger: Logger): Middleware {
       }
       const status = (err as { status?: number }).status;
       if (typeof status === 'number' && status >= 400 && status < 500) {
-        writeProblem(ctx, status, status === 413 ? 'payload_too_large' : 'bad_request', (err as Error).message);
+        writeProblem(ctx, status, HTTP_CODES[status] ?? 'bad_request', (err as Error).message);
         return;
       }
       logger.error({ err, requestId: ctx.state.requestId }, 'unhandled error');

@@ -1,0 +1,102 @@
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWK } from 'jose';
+import type { Middleware } from 'koa';
+import type { Config } from '../../config/index.ts';
+import type { EntitlementLoader } from '../../entitlements/loader.ts';
+import { AppError } from '../../errors/index.ts';
+import type { AccountDirectory } from '../../oidc/accounts.ts';
+import type { ClientDirectory } from '../../oidc/clients.ts';
+import type { Actor } from '../../services/audit.ts';
+import type { Revocations } from '../../sessions/revocations.ts';
+
+/** Who is calling the admin API, established from a Tessera access token. */
+export interface Principal {
+  tenantId: string;
+  actor: Actor & { type: 'user' | 'client'; id: string };
+  clientId: string;
+  /** Capability scopes in the token. */
+  scopes: ReadonlySet<string>;
+  /** What the actor holds now, limited to what the token delegates: the basis of escalation checks. */
+  held(): Promise<ReadonlySet<string>>;
+}
+
+const PRIVATE_PARTS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+/** Public half of the provider's signing keys, for verifying our own tokens without a network hop. */
+export function publicJwks(keys: JWK[]): JSONWebKeySet {
+  return {
+    keys: keys.map((k) => {
+      const pub: Record<string, unknown> = { ...k };
+      for (const part of PRIVATE_PARTS) delete pub[part];
+      return pub as JWK;
+    }),
+  };
+}
+
+const invalidToken = (detail: string) => new AppError(401, 'invalid_token', detail);
+
+/**
+ * Authenticates admin API calls. The bearer token must be an RFC 9068 access
+ * token from this issuer for `<issuer>/api`. It is refused when its client is
+ * disabled, its user is suspended or gone, or it was issued at or before the
+ * subject's revocation time, even while it has not yet expired.
+ */
+export function authenticate(deps: {
+  config: Config;
+  jwks: JSONWebKeySet;
+  clients: ClientDirectory;
+  accounts: AccountDirectory;
+  revocations: Revocations;
+  entitlements: EntitlementLoader;
+}): Middleware {
+  const keySet = createLocalJWKSet(deps.jwks);
+  return async (ctx, next) => {
+    const header = ctx.get('authorization');
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+    if (!match) {
+      ctx.set('WWW-Authenticate', 'Bearer');
+      throw new AppError(401, 'unauthenticated', 'a bearer access token is required');
+    }
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(match[1]!, keySet, {
+        issuer: deps.config.issuer,
+        audience: deps.config.apiAudience,
+        typ: 'at+jwt',
+        algorithms: [deps.config.TESSERA_SIGNING_ALG, 'ES256', 'EdDSA', 'PS256', 'RS256'],
+        requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'tid'],
+      }));
+    } catch (e) {
+      ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+      throw invalidToken(e instanceof joseErrors.JWTExpired ? 'the access token has expired' : 'the access token is not valid for this API');
+    }
+    const tenantId = String(payload.tid);
+    const clientId = String(payload.client_id);
+    const sub = String(payload.sub);
+    const client = await deps.clients.find(clientId);
+    if (!client || client.tenant_id !== tenantId) throw invalidToken('the client of this token is disabled or unknown');
+    let actor: Principal['actor'];
+    if (sub === clientId && client.client_type === 'service') {
+      actor = { type: 'client', id: clientId };
+    } else {
+      const user = await deps.accounts.load(tenantId, sub);
+      if (!user || user.status !== 'active') throw invalidToken('the subject of this token is suspended or deleted');
+      actor = { type: 'user', id: sub };
+    }
+    const revokedAt = await deps.revocations.revokedAt(tenantId, sub);
+    if (revokedAt && (payload.iat ?? 0) <= revokedAt) throw invalidToken('this token was issued before the subject’s sessions were revoked');
+    const scopes = new Set(String(payload.scope ?? '').split(' ').filter(Boolean));
+    let held: Promise<ReadonlySet<string>> | undefined;
+    const principal: Principal = {
+      tenantId,
+      actor,
+      clientId,
+      scopes,
+      held: () =>
+        (held ??= deps.entitlements
+          .capabilitiesOf(tenantId, actor.type, actor.id)
+          .then((caps) => new Set(caps.filter((c) => scopes.has(c))))),
+    };
+    ctx.state.principal = principal;
+    await next();
+  };
+}

@@ -1,0 +1,110 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { AppError, type FieldError } from '../../errors/index.ts';
+import type { Principal } from './principal.ts';
+
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  principal: Principal;
+  ctx: Context;
+}
+
+/**
+ * One admin API operation. The same zod schemas validate requests and
+ * generate the OpenAPI document, so the two cannot drift apart.
+ */
+export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
+  method: Method;
+  /** Koa-style path under /api/v1, e.g. `/roles/:slug`. */
+  path: string;
+  summary: string;
+  tag: string;
+  /** Capability scopes the token must carry, all of them. */
+  capabilities: readonly string[];
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  response?: z.ZodType;
+  /** Success status; defaults to 200, or 204 when the handler returns undefined. */
+  status?: number;
+  /** Largest accepted JSON body in bytes. */
+  bodyLimit?: number;
+  handler(input: RouteInput<P, Q, B>): Promise<unknown>;
+}
+
+/** Declares a route with its types inferred from the schemas. */
+export function route<P = Record<string, never>, Q = Record<string, never>, B = undefined>(def: RouteDef<P, Q, B>): RouteDef {
+  return def as unknown as RouteDef;
+}
+
+function fieldErrors(where: string, error: z.ZodError): FieldError[] {
+  return error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message }));
+}
+
+function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
+  if (!schema) return {} as T;
+  const result = schema.safeParse(value);
+  if (!result.success) throw new AppError(400, 'validation_failed', `the request ${where} is not valid`, { errors: fieldErrors(where, result.error) });
+  return result.data;
+}
+
+/** Largest body any route accepts; a route may set a smaller `bodyLimit`. */
+export const BODY_LIMIT = 8 * 1024 * 1024;
+
+/** Reads the raw request body once, with a size limit. */
+export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
+  if (ctx.state.rawBody) return ctx.state.rawBody as Buffer;
+  const length = Number(ctx.get('content-length') || 0);
+  if (length > limit) throw new AppError(413, 'payload_too_large', `the body exceeds ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new AppError(413, 'payload_too_large', `the body exceeds ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  ctx.state.rawBody = Buffer.concat(chunks);
+  return ctx.state.rawBody as Buffer;
+}
+
+/** Parses the JSON body; an empty body reads as `{}`. */
+async function readJson(ctx: Context, limit: number): Promise<unknown> {
+  const raw = await readBody(ctx, limit);
+  if (raw.length > limit) throw new AppError(413, 'payload_too_large', `the body exceeds ${limit} bytes`);
+  if (raw.length === 0) return {};
+  if (!ctx.is('application/json')) throw new AppError(415, 'unsupported_media_type', 'send the body as application/json');
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new AppError(400, 'malformed_json', 'the body is not valid JSON');
+  }
+}
+
+/** Registers route definitions on a Koa router with capability checks and validation. */
+export function mountRoutes(router: Router, routes: readonly RouteDef[]): void {
+  for (const def of routes) {
+    router[def.method](def.path, async (ctx) => {
+      const principal = ctx.state.principal as Principal;
+      const missing = def.capabilities.filter((c) => !principal.scopes.has(c));
+      if (missing.length) {
+        throw new AppError(403, 'insufficient_scope', `this operation requires ${missing.join(', ')}`, { required: def.capabilities });
+      }
+      const params = parse(def.params, ctx.params, 'params');
+      const query = parse(def.query, ctx.query, 'query');
+      const raw = def.body ? await readJson(ctx, def.bodyLimit ?? 256 * 1024) : undefined;
+      const body = def.body ? parse(def.body, raw, 'body') : undefined;
+      const result = await def.handler({ params, query, body, principal, ctx });
+      if (result === undefined) {
+        ctx.status = def.status ?? 204;
+        return;
+      }
+      ctx.status = def.status ?? 200;
+      ctx.body = result;
+    });
+  }
+}

@@ -1,0 +1,65 @@
+import Router from '@koa/router';
+import type { JSONWebKeySet } from 'jose';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../../config/index.ts';
+import type { EntitlementLoader } from '../../../entitlements/loader.ts';
+import type { AccountDirectory } from '../../../oidc/accounts.ts';
+import type { ClientDirectory } from '../../../oidc/clients.ts';
+import type { RedisKeys } from '../../../sessions/keys.ts';
+import type { Revocations } from '../../../sessions/revocations.ts';
+import type { Services } from '../../../app/services.ts';
+import { AppError } from '../../../errors/index.ts';
+import { idempotency } from '../../api/idempotency.ts';
+import { buildOpenApi } from '../../api/openapi.ts';
+import { authenticate } from '../../api/principal.ts';
+import { mountRoutes, type RouteDef } from '../../api/route.ts';
+import { applicationRoutes } from './applications.ts';
+import { auditRoutes } from './audit.ts';
+import { brandingRoutes } from './branding.ts';
+import { capabilityRoutes } from './capabilities.ts';
+import { groupRoutes } from './groups.ts';
+import { roleRoutes } from './roles.ts';
+import { userRoutes } from './users.ts';
+
+export interface ApiDeps {
+  config: Config;
+  jwks: JSONWebKeySet;
+  clients: ClientDirectory;
+  accounts: AccountDirectory;
+  revocations: Revocations;
+  entitlements: EntitlementLoader;
+  redis: Redis;
+  keys: RedisKeys;
+  services: Services;
+}
+
+/** Every admin API operation, in the order the OpenAPI document lists them. */
+export function apiRoutes(deps: ApiDeps): RouteDef[] {
+  const { services } = deps;
+  return [
+    ...capabilityRoutes(),
+    ...roleRoutes({ roles: services.roles }),
+    ...userRoutes({ services, entitlements: deps.entitlements }),
+    ...groupRoutes({ services }),
+    ...applicationRoutes({ services }),
+    ...brandingRoutes({ services }),
+    ...auditRoutes({ services }),
+  ];
+}
+
+/** The admin API under /api/v1: OpenAPI document, authentication, idempotency, routes, problem 404s. */
+export function apiRouter(deps: ApiDeps): Router {
+  const routes = apiRoutes(deps);
+  const document = buildOpenApi(routes, { issuer: deps.config.issuer, version: '1' });
+  const router = new Router({ prefix: '/api/v1' });
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = document;
+  });
+  router.use(authenticate(deps));
+  router.use(idempotency({ redis: deps.redis, keys: deps.keys }));
+  mountRoutes(router, routes);
+  router.all('/{*rest}', () => {
+    throw new AppError(404, 'not_found', 'no such admin API operation');
+  });
+  return router;
+}
