@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are whatever the API returns; tests assert on them */
 import type { TestTessera } from './tessera.ts';
 
 export interface ApiResponse<T = any> {
