@@ -17,9 +17,9 @@ export function createServices(deps: { db: Database; versions: TenantVersions; r
     audit,
     change,
     roles,
-    users: createUserService({ change, audit }),
-    clients: createClientService({ change, audit }),
-    groups: createGroupService({ change, audit }),
+    users: createUserService({ db: deps.db, change, audit, roles, revocations: deps.revocations }),
+    clients: createClientService({ db: deps.db, change, audit, roles }),
+    groups: createGroupService({ db: deps.db, change, audit, roles }),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { Database } from '../db/client.ts';
+import type { RoleService } from './roles.ts';
 import { randomBytes } from 'node:crypto';
 import { badRequest, notFound } from '../errors/index.ts';
 import { findClientById, insertClient, setClientDisabled, updateClientSecretHash, type ClientRow } from '../queries/clients.ts';
@@ -42,7 +44,7 @@ function validateRedirects(type: ClientType, uris: string[]): void {
 }
 
 /** Applications (OIDC clients) of one tenant. */
-export function createClientService(deps: { change: TenantChange; audit: AuditLog }) {
+export function createClientService(deps: { change: TenantChange; audit: AuditLog; db: Database; roles: RoleService }) {
   const { change, audit } = deps;
   return {
     async create(tenantId: string, actor: Actor, input: CreateClientInput): Promise<CreatedClient> {

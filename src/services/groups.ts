@@ -1,3 +1,5 @@
+import type { Database } from '../db/client.ts';
+import type { RoleService } from './roles.ts';
 import { randomUUID } from 'node:crypto';
 import { conflict, notFound } from '../errors/index.ts';
 import {
@@ -16,7 +18,7 @@ import type { Actor, AuditLog } from './audit.ts';
 import type { TenantChange } from './change.ts';
 
 /** Groups, members and nesting. */
-export function createGroupService(deps: { change: TenantChange; audit: AuditLog }) {
+export function createGroupService(deps: { change: TenantChange; audit: AuditLog; db: Database; roles: RoleService }) {
   const { change, audit } = deps;
   return {
     async create(tenantId: string, actor: Actor, input: { name: string; description?: string }) {

@@ -1,3 +1,6 @@
+import type { Database } from '../db/client.ts';
+import type { RoleService } from './roles.ts';
+import type { Revocations } from '../sessions/revocations.ts';
 import { randomUUID } from 'node:crypto';
 import { conflict, notFound, unprocessable } from '../errors/index.ts';
 import { findUserByEmail, findUserById, insertUser, updateUserPassword, updateUserStatus, type UserRow } from '../queries/users.ts';
@@ -12,7 +15,7 @@ export interface CreateUserInput {
 }
 
 /** Users: creation, status and passwords. Every change is audited in its transaction. */
-export function createUserService(deps: { change: TenantChange; audit: AuditLog }) {
+export function createUserService(deps: { change: TenantChange; audit: AuditLog; db: Database; roles: RoleService; revocations: Revocations }) {
   const { change, audit } = deps;
   return {
     async create(tenantId: string, actor: Actor, input: CreateUserInput): Promise<UserRow> {
