@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type Koa from 'koa';
+import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import { openDatabase, type DbHandle } from '../db/client.ts';
@@ -87,6 +88,8 @@ export async function runBootstrap(core: Core): Promise<BootstrapResult | undefi
 export interface Server_ {
   core: Core;
   app: Koa;
+  /** Tessera's own routers (health, sign-in pages, admin API), for introspection in tests. */
+  routers: Router[];
   provider: Provider;
   registry: Registry;
   entitlementStats: EntitlementCacheStats;
@@ -136,6 +139,21 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       keys,
       limits: { perAccount: config.TESSERA_LOGIN_MAX_PER_ACCOUNT, perIp: config.TESSERA_LOGIN_MAX_PER_IP, windowSeconds: config.TESSERA_LOGIN_WINDOW_SECONDS },
     });
+    const routers = [
+      healthRoutes({ registry, probes: { postgres: () => core.dbh.ping(), redis: async () => void (await redis.ping()) } }),
+      interactionRoutes({ provider, db, audit, branding, throttle, csrfKey: cookieKeys[0]!, logger }),
+      apiRouter({
+        config,
+        jwks: publicJwks(keySet.jwks.keys),
+        clients: clientDirectory,
+        accounts: accountDirectory,
+        revocations: core.revocations,
+        entitlements,
+        redis,
+        keys,
+        services: core.services,
+      }),
+    ];
     const { handler, app } = createHttpHandler({
       logger,
       provider,
@@ -143,27 +161,14 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       hsts: config.issuer.startsWith('https://'),
       cookieKeys,
       ownPrefixes: ['/healthz', '/readyz', '/metrics', '/interaction', '/api'],
-      routers: [
-        healthRoutes({ registry, probes: { postgres: () => core.dbh.ping(), redis: async () => void (await redis.ping()) } }),
-        interactionRoutes({ provider, db, audit, branding, throttle, csrfKey: cookieKeys[0]!, logger }),
-        apiRouter({
-          config,
-          jwks: publicJwks(keySet.jwks.keys),
-          clients: clientDirectory,
-          accounts: accountDirectory,
-          revocations: core.revocations,
-          entitlements,
-          redis,
-          keys,
-          services: core.services,
-        }),
-      ],
+      routers,
     });
 
     let server: Server | undefined;
     return {
       core,
       app,
+      routers,
       provider,
       registry,
       entitlementStats,
