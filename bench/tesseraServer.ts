@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createServer } from '../src/app/index.ts';
 import { SYSTEM_ACTOR } from '../src/services/audit.ts';
+import { seedEntitlements } from './lib/seedEntitlements.ts';
 
 const env = process.env;
 const port = Number(env.BENCH_PORT);
@@ -42,11 +43,19 @@ const { services } = server.core;
 const web = await services.clients.create(tenantId, SYSTEM_ACTOR, { name: 'Bench console', type: 'web', firstParty: true, redirectUris: [redirectUri] });
 const user = { email: `bench@${slug}.test`, password: `bench password ${randomBytes(6).toString('hex')}` };
 const userId = (await services.users.create(tenantId, SYSTEM_ACTOR, user)).id;
-await services.roles.assign(tenantId, SYSTEM_ACTOR, 'viewer', { type: 'user', id: userId });
+let deepUser: { id: string; email: string; password: string } | undefined;
+if (env.BENCH_SCENARIO === 'entitlements') {
+  // bench/entitlements.ts: `user` is the flat one (one direct role); `deepUser` reaches 100 groups.
+  deepUser = { email: `deep@${slug}.test`, password: user.password, id: '' };
+  deepUser.id = (await services.users.create(tenantId, SYSTEM_ACTOR, deepUser)).id;
+  await seedEntitlements(server.core, tenantId, { deep: deepUser.id, flat: userId });
+} else {
+  await services.roles.assign(tenantId, SYSTEM_ACTOR, 'viewer', { type: 'user', id: userId });
+}
 await server.listen(port, '127.0.0.1');
 
 process.stdout.write(
-  `READY ${JSON.stringify({ issuer, tenantId, admin: boot.client, web: { id: web.client.id, secret: web.secret }, user: { ...user, id: userId } })}\n`,
+  `READY ${JSON.stringify({ issuer, tenantId, admin: boot.client, web: { id: web.client.id, secret: web.secret }, user: { ...user, id: userId }, deepUser })}\n`,
 );
 
 const stop = () => {

@@ -1,0 +1,230 @@
+/**
+ * Shared bench machinery: child processes that print `READY {json}`, a
+ * keep-alive load loop on node:http, latency statistics, alternating rounds,
+ * and database / Redis setup and cleanup.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import type { Redis } from 'ioredis';
+import pg from 'pg';
+
+export const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+export const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 2_000);
+export const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 4_000);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+export const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const DB_NAME = 'tessera_bench';
+export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${DB_NAME}`;
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+// ---------------------------------------------------------------- child processes
+
+const children = new Set<ChildProcess>();
+export function killChildren() {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+}
+process.on('exit', killChildren);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+
+/** Spawns `node --import tsx file` and resolves with the JSON of its `READY {...}` line. */
+export function startChild<T>(file: string, env: Record<string, string>, extraArgs: string[] = []): Promise<{ child: ChildProcess; info: T }> {
+  const child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', file], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${file} did not become ready within 60 s`)), 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${file} exited early with code ${code}`));
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('READY ')) {
+        clearTimeout(timer);
+        resolve({ child, info: JSON.parse(line.slice(6)) as T });
+      } else process.stdout.write(`[${file.split('/').pop()}] ${line}\n`);
+    });
+  });
+}
+
+export async function stopChild(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 3_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+  children.delete(child);
+}
+
+// ---------------------------------------------------------------- load generator
+
+export interface Target {
+  port: number;
+  /** Builds the next request body for worker `w`. */
+  body(w: number): string;
+  authorization: string;
+  /** Called with each successful response body (refresh chaining). */
+  onResponse?(w: number, json: Record<string, unknown>): void;
+}
+
+export interface Sample {
+  ok: number;
+  errors: number;
+  latencies: number[];
+  elapsedMs: number;
+  firstError?: string;
+}
+
+export function post(agent: Agent, t: Target, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: '127.0.0.1',
+        port: t.port,
+        method: 'POST',
+        path: '/token',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': Buffer.byteLength(body),
+          authorization: t.authorization,
+          accept: 'application/json',
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** CONCURRENCY workers, each with its own keep-alive socket, loop until `durationMs` has passed. */
+export async function load(agent: Agent, t: Target, durationMs: number): Promise<Sample> {
+  const sample: Sample = { ok: 0, errors: 0, latencies: [], elapsedMs: 0 };
+  const start = performance.now();
+  const deadline = start + durationMs;
+  const worker = async (w: number) => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      try {
+        const res = await post(agent, t, t.body(w));
+        const dt = performance.now() - t0;
+        if (res.status === 200) {
+          sample.ok++;
+          sample.latencies.push(dt);
+          t.onResponse?.(w, JSON.parse(res.text) as Record<string, unknown>);
+        } else {
+          sample.errors++;
+          sample.firstError ??= `${res.status} ${res.text.slice(0, 200)}`;
+          if (t.onResponse) return; // a broken refresh chain can't continue
+        }
+      } catch (err) {
+        sample.errors++;
+        sample.firstError ??= (err as Error).message;
+        return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
+  sample.elapsedMs = performance.now() - start;
+  return sample;
+}
+
+export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
+
+export interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+  firstError?: string;
+}
+
+export function summarise(samples: Sample[]): Figures {
+  const latencies = samples.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const ok = samples.reduce((n, s) => n + s.ok, 0);
+  const ms = samples.reduce((n, s) => n + s.elapsedMs, 0);
+  const errors = samples.reduce((n, s) => n + s.errors, 0);
+  const firstError = samples.find((s) => s.firstError)?.firstError;
+  return { rps: ok / (ms / 1_000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), requests: ok, errors, ...(firstError ? { firstError } : {}) };
+}
+
+// ---------------------------------------------------------------- setup
+
+export const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+export async function recreateDatabase() {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function activePrivateJwk(): Promise<Record<string, unknown>> {
+  const db = new pg.Client({ connectionString: DATABASE_URL });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ private_jwk: Record<string, unknown> | string }>(
+      `SELECT private_jwk FROM signing_keys WHERE status = 'active' AND alg = 'ES256' ORDER BY activated_at DESC NULLS LAST LIMIT 1`,
+    );
+    const jwk = rows[0]?.private_jwk;
+    if (!jwk) throw new Error('no active ES256 signing key in signing_keys');
+    return typeof jwk === 'string' ? (JSON.parse(jwk) as Record<string, unknown>) : jwk;
+  } finally {
+    await db.end();
+  }
+}
+
+export async function deletePrefix(redis: Redis, prefix: string) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+
+/** Warm-up, then ROUNDS alternating rounds per target so drift can't favour one; returns figures per target. */
+export async function measureAlternating<K extends string>(targets: Record<K, Target>, label: string, agents: Set<Agent>): Promise<Record<K, Figures>> {
+  const names = Object.keys(targets) as K[];
+  const samples = Object.fromEntries(names.map((n) => [n, [] as Sample[]])) as Record<K, Sample[]>;
+  for (const who of names) {
+    const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+    agents.add(agent);
+    await load(agent, targets[who], WARMUP_MS);
+    agent.destroy();
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    const seq = round % 2 === 0 ? names : [...names].reverse();
+    for (const who of seq) {
+      const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+      agents.add(agent);
+      const s = await load(agent, targets[who], ROUND_MS);
+      agent.destroy();
+      samples[who].push(s);
+      console.log(`  ${label.padEnd(7)} round ${round + 1} ${String(who).padEnd(8)} ${(s.ok / (s.elapsedMs / 1000)).toFixed(0)} req/s${s.errors ? ` (${s.errors} errors: ${s.firstError})` : ''}`);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, summarise(samples[n])])) as Record<K, Figures>;
+}
