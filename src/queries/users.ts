@@ -1,6 +1,6 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
-import { users } from '../db/schema/index.ts';
+import { groupEdges, groupMembers, groupRoles, groups, roles, userRoles, users } from '../db/schema/index.ts';
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -41,4 +41,138 @@ export async function existingUserIds(db: Executor, tenantId: string, ids: reado
     .from(users)
     .where(and(eq(users.tenantId, tenantId), inArray(users.id, [...ids])));
   return new Set(found.map((r) => r.id));
+}
+
+/** A user of `tenantId`, or undefined (also when it exists in another tenant). */
+export async function findTenantUser(db: Executor, tenantId: string, id: string): Promise<UserRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(and(eq(users.tenantId, tenantId), eq(users.id, id)))
+    .limit(1);
+  return row;
+}
+
+/** Filters of the user list; every value is bound as a parameter, never spliced into SQL. */
+export interface UserFilter {
+  /** Case-insensitive substring of email or display name. */
+  query?: string | undefined;
+  status?: 'active' | 'suspended' | undefined;
+  /** Role slug held now, directly or through (nested) groups. */
+  role?: string | undefined;
+  /** Group id whose direct members are listed. */
+  group?: string | undefined;
+}
+
+/** Where a page starts: after (created_at, id), created_at as Postgres text with microseconds. */
+export interface UserPosition {
+  createdAt: string;
+  id: string;
+}
+
+export type UserListRow = UserRow & { position: string };
+
+/**
+ * One page of users ordered by (created_at, id), served by users_tenant_created.
+ * `position` is created_at at full (microsecond) precision, which a JS Date
+ * would round and so skip or repeat rows created in the same millisecond.
+ */
+export async function listUsers(db: Executor, tenantId: string, filter: UserFilter, after: UserPosition | undefined, limit: number): Promise<UserListRow[]> {
+  const conditions: SQL[] = [eq(users.tenantId, tenantId)];
+  if (filter.status) conditions.push(eq(users.status, filter.status));
+  if (filter.query) {
+    // strpos, not LIKE: the needle needs no escaping of % and _.
+    conditions.push(sql`(strpos(lower(${users.email}), lower(${filter.query})) > 0 or strpos(lower(${users.displayName}), lower(${filter.query})) > 0)`);
+  }
+  if (filter.group) {
+    conditions.push(sql`${users.id} in (select ${groupMembers.userId} from ${groupMembers} where ${groupMembers.groupId} = ${filter.group} and ${groupMembers.tenantId} = ${tenantId})`);
+  }
+  if (filter.role) conditions.push(sql`${users.id} in (${roleHolders(tenantId, filter.role)})`);
+  if (after) conditions.push(sql`(${users.createdAt}, ${users.id}) > (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+  return db
+    .select({ ...getTableColumns(users), position: sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` })
+    .from(users)
+    .where(and(...conditions))
+    .orderBy(asc(users.createdAt), asc(users.id))
+    .limit(limit);
+}
+
+/** Ids of users holding the role (by slug) now: directly, or through a group or any group nested below it. */
+function roleHolders(tenantId: string, slug: string): SQL {
+  return sql`
+    with recursive role as (
+      select id from ${roles} where tenant_id = ${tenantId} and slug = ${slug}
+    ), granted(id) as (
+      select gr.group_id from ${groupRoles} gr join role on gr.role_id = role.id where gr.expires_at is null or gr.expires_at > now()
+      union
+      select e.child_id from ${groupEdges} e join granted on e.parent_id = granted.id
+    )
+    select ur.user_id from ${userRoles} ur join role on ur.role_id = role.id where ur.expires_at is null or ur.expires_at > now()
+    union
+    select m.user_id from ${groupMembers} m join granted on m.group_id = granted.id`;
+}
+
+export async function updateUserProfile(db: Executor, id: string, patch: { email?: string; displayName?: string }): Promise<UserRow | undefined> {
+  const [row] = await db
+    .update(users)
+    .set({ ...patch, updatedAt: new Date() })
+    .where(eq(users.id, id))
+    .returning();
+  return row;
+}
+
+/** Deletes a user; memberships and assignments go with it (ON DELETE CASCADE). */
+export async function deleteUser(db: Executor, id: string): Promise<boolean> {
+  const out = await db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+  return out.length > 0;
+}
+
+export interface UserDirectRole {
+  roleId: string;
+  slug: string;
+  name: string;
+  type: 'system' | 'custom';
+  capabilities: string[];
+  assignedAt: Date;
+  expiresAt: Date | null;
+}
+
+/** Direct role assignments of a user with their roles, expired ones included, by slug. */
+export async function listUserDirectRoles(db: Executor, userId: string): Promise<UserDirectRole[]> {
+  return db
+    .select({
+      roleId: roles.id,
+      slug: roles.slug,
+      name: roles.name,
+      type: roles.type,
+      capabilities: roles.capabilities,
+      assignedAt: userRoles.assignedAt,
+      expiresAt: userRoles.expiresAt,
+    })
+    .from(userRoles)
+    .innerJoin(roles, eq(roles.id, userRoles.roleId))
+    .where(eq(userRoles.userId, userId))
+    .orderBy(asc(roles.slug));
+}
+
+/** Removes every direct role of a user; returns the role ids removed. */
+export async function deleteAllUserRoles(db: Executor, userId: string): Promise<string[]> {
+  const out = await db.delete(userRoles).where(eq(userRoles.userId, userId)).returning({ roleId: userRoles.roleId });
+  return out.map((r) => r.roleId);
+}
+
+/** Removes every group membership of a user; returns the group ids left. */
+export async function deleteAllUserMemberships(db: Executor, userId: string): Promise<string[]> {
+  const out = await db.delete(groupMembers).where(eq(groupMembers.userId, userId)).returning({ groupId: groupMembers.groupId });
+  return out.map((r) => r.groupId).sort();
+}
+
+/** Names of the tenant's groups among `ids`, for explaining group paths. */
+export async function groupNames(db: Executor, tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  if (!ids.length) return new Map();
+  const found = await db
+    .select({ id: groups.id, name: groups.name })
+    .from(groups)
+    .where(and(eq(groups.tenantId, tenantId), inArray(groups.id, [...ids])));
+  return new Map(found.map((g) => [g.id, g.name]));
 }
