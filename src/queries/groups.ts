@@ -88,3 +88,131 @@ export async function existingGroupIds(db: Executor, tenantId: string, ids: read
     .where(and(eq(groups.tenantId, tenantId), inArray(groups.id, [...ids])));
   return new Set(found.map((r) => r.id));
 }
+
+/** A group with its direct member and subgroup counts, as lists show it. */
+export interface GroupListRow {
+  id: string;
+  name: string;
+  description: string | null;
+  member_count: number;
+  subgroup_count: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const listColumns = sql`g.id, g.name, g.description, g.created_at, g.updated_at,
+  (select count(*)::int from group_members m where m.group_id = g.id) as member_count,
+  (select count(*)::int from group_edges e where e.parent_id = g.id) as subgroup_count`;
+
+/** One page of a tenant's groups ordered by (name, id), optionally filtered by a name substring. */
+export async function listGroupsPage(
+  db: Executor,
+  tenantId: string,
+  opts: { limit: number; after?: { name: string; id: string } | undefined; query?: string | undefined },
+): Promise<GroupListRow[]> {
+  // Escape LIKE metacharacters so a filter of "50%" means the literal text.
+  const like = opts.query ? `%${opts.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
+  return rows<GroupListRow>(db, sql`
+    select ${listColumns} from ${groups} g
+    where g.tenant_id = ${tenantId}
+      ${like ? sql`and g.name ilike ${like}` : sql``}
+      ${opts.after ? sql`and (g.name, g.id) > (${opts.after.name}, ${opts.after.id}::uuid)` : sql``}
+    order by g.name, g.id
+    limit ${opts.limit}`);
+}
+
+/** Groups of the tenant by id, with counts, ordered by name. */
+export async function listGroupsByIds(db: Executor, tenantId: string, ids: readonly string[]): Promise<GroupListRow[]> {
+  if (!ids.length) return [];
+  return rows<GroupListRow>(db, sql`
+    select ${listColumns} from ${groups} g
+    where g.tenant_id = ${tenantId} and g.id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})
+    order by g.name, g.id`);
+}
+
+export async function updateGroup(db: Executor, id: string, patch: Partial<Pick<GroupRow, 'name' | 'description'>>): Promise<GroupRow> {
+  const [row] = await db.update(groups).set({ ...patch, updatedAt: new Date() }).where(eq(groups.id, id)).returning();
+  return row!;
+}
+
+/** Deletes a group; memberships, edges and group roles cascade. */
+export async function deleteGroup(db: Executor, id: string): Promise<void> {
+  await db.delete(groups).where(eq(groups.id, id));
+}
+
+/** Adds users to a group; returns the user ids that were not members yet. */
+export async function insertMembers(db: Executor, tenantId: string, groupId: string, userIds: readonly string[]): Promise<string[]> {
+  if (!userIds.length) return [];
+  const out = await db
+    .insert(groupMembers)
+    .values(userIds.map((userId) => ({ tenantId, groupId, userId })))
+    .onConflictDoNothing()
+    .returning({ userId: groupMembers.userId });
+  return out.map((r) => r.userId);
+}
+
+/** Removes users from a group; returns the user ids that were members. */
+export async function deleteMembers(db: Executor, groupId: string, userIds: readonly string[]): Promise<string[]> {
+  if (!userIds.length) return [];
+  const out = await db
+    .delete(groupMembers)
+    .where(and(eq(groupMembers.groupId, groupId), inArray(groupMembers.userId, [...userIds])))
+    .returning({ userId: groupMembers.userId });
+  return out.map((r) => r.userId);
+}
+
+export interface MemberRow {
+  id: string;
+  email: string;
+  display_name: string;
+  added_at: Date;
+}
+
+/** One page of a group's direct members ordered by (email, id). */
+export async function listMembersPage(db: Executor, groupId: string, opts: { limit: number; after?: { email: string; id: string } | undefined }): Promise<MemberRow[]> {
+  return rows<MemberRow>(db, sql`
+    select u.id, u.email, u.display_name, m.created_at as added_at
+    from ${groupMembers} m join users u on u.id = m.user_id
+    where m.group_id = ${groupId}
+      ${opts.after ? sql`and (u.email, u.id) > (${opts.after.email}, ${opts.after.id}::uuid)` : sql``}
+    order by u.email, u.id
+    limit ${opts.limit}`);
+}
+
+/** Direct member, child and parent ids of a group (the prior state a deletion records). */
+export async function groupLinks(db: Executor, groupId: string): Promise<{ members: string[]; subgroups: string[]; parents: string[] }> {
+  // Sequential: a transaction is one connection, which runs one query at a time anyway.
+  const m = await db.select({ id: groupMembers.userId }).from(groupMembers).where(eq(groupMembers.groupId, groupId));
+  const c = await db.select({ id: groupEdges.childId }).from(groupEdges).where(eq(groupEdges.parentId, groupId));
+  const p = await db.select({ id: groupEdges.parentId }).from(groupEdges).where(eq(groupEdges.childId, groupId));
+  return { members: m.map((r) => r.id), subgroups: c.map((r) => r.id), parents: p.map((r) => r.id) };
+}
+
+export interface GroupRoleRow {
+  group_id: string;
+  slug: string;
+  name: string;
+  type: 'system' | 'custom';
+  assigned_at: Date;
+  expires_at: Date | null;
+}
+
+/** Roles assigned directly to any of `groupIds`, with the role's slug, name and type. */
+export async function listRolesOfGroups(db: Executor, groupIds: readonly string[]): Promise<GroupRoleRow[]> {
+  if (!groupIds.length) return [];
+  return rows<GroupRoleRow>(db, sql`
+    select a.group_id, r.slug, r.name, r.type, a.assigned_at, a.expires_at
+    from group_roles a join roles r on r.id = a.role_id
+    where a.group_id in (${sql.join(groupIds.map((id) => sql`${id}::uuid`), sql`, `)})
+    order by r.name, r.slug`);
+}
+
+/** Names of groups by id. */
+export async function groupNames(db: Executor, tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  if (!ids.length) return new Map();
+  const found = await db
+    .select({ id: groups.id, name: groups.name })
+    .from(groups)
+    .where(and(eq(groups.tenantId, tenantId), inArray(groups.id, [...ids])));
+  return new Map(found.map((r) => [r.id, r.name]));
+}
