@@ -3,9 +3,11 @@ import type { TenantVersions } from '../cache/tenantVersions.ts';
 import type { Revocations } from '../sessions/revocations.ts';
 import { createAuditLog, type AuditLog } from '../services/audit.ts';
 import { createTenantChange, type TenantChange } from '../services/change.ts';
+import { createAuditEventService } from '../services/auditEvents.ts';
 import { createClientService } from '../services/clients.ts';
 import { createGroupService } from '../services/groups.ts';
 import { createRoleService } from '../services/roles.ts';
+import { createTenantService } from '../services/tenants.ts';
 import { createUserService } from '../services/users.ts';
 
 /** Builds the business services once; everything that changes data goes through them. */
@@ -20,6 +22,8 @@ export function createServices(deps: { db: Database; versions: TenantVersions; r
     users: createUserService({ db: deps.db, change, audit, roles, revocations: deps.revocations }),
     clients: createClientService({ db: deps.db, change, audit, roles }),
     groups: createGroupService({ db: deps.db, change, audit, roles }),
+    tenants: createTenantService({ change, audit }),
+    auditEvents: createAuditEventService({ change }),
   };
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { auditEvents } from '../db/schema/index.ts';
 
@@ -33,5 +33,40 @@ export function chainPage(db: Executor, tenantId: string, afterSeq: number, limi
     .from(auditEvents)
     .where(and(eq(auditEvents.tenantId, tenantId), gt(auditEvents.seq, afterSeq)))
     .orderBy(asc(auditEvents.seq))
+    .limit(limit);
+}
+
+/** Allow-listed filters of the audit event list; every value is bound as a parameter. */
+export interface AuditFilter {
+  /** Exact action, or a prefix such as `role.` when `actionPrefix` is set. */
+  action?: string | undefined;
+  actionPrefix?: boolean | undefined;
+  actorType?: AuditRow['actorType'] | undefined;
+  actorId?: string | undefined;
+  targetType?: string | undefined;
+  targetId?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+}
+
+function filterConditions(f: AuditFilter): (SQL | undefined)[] {
+  return [
+    f.action === undefined ? undefined : f.actionPrefix ? sql`starts_with(${auditEvents.action}, ${f.action})` : eq(auditEvents.action, f.action),
+    f.actorType === undefined ? undefined : eq(auditEvents.actorType, f.actorType),
+    f.actorId === undefined ? undefined : eq(auditEvents.actorId, f.actorId),
+    f.targetType === undefined ? undefined : eq(auditEvents.targetType, f.targetType),
+    f.targetId === undefined ? undefined : eq(auditEvents.targetId, f.targetId),
+    f.since === undefined ? undefined : gte(auditEvents.at, f.since),
+    f.until === undefined ? undefined : lt(auditEvents.at, f.until),
+  ];
+}
+
+/** A tenant's events newest first, strictly before `beforeSeq` when given (served by audit_events_tenant_seq). */
+export function listAuditEvents(db: Executor, tenantId: string, filter: AuditFilter, beforeSeq: number | undefined, limit: number): Promise<AuditRow[]> {
+  return db
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.tenantId, tenantId), beforeSeq === undefined ? undefined : lt(auditEvents.seq, beforeSeq), ...filterConditions(filter)))
+    .orderBy(desc(auditEvents.seq))
     .limit(limit);
 }

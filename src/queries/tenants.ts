@@ -25,3 +25,17 @@ export async function hasAnyTenant(db: Executor): Promise<boolean> {
   const rows = await db.select({ id: tenants.id }).from(tenants).limit(1);
   return rows.length > 0;
 }
+
+/** The fields of a tenant that shape its sign-in pages. */
+export type BrandingPatch = Partial<Pick<TenantRow, 'displayName' | 'logoUrl' | 'accentColor'>>;
+
+/** Reads a tenant row under a lock, so a before/after audit matches what was overwritten. */
+export async function lockTenant(db: Executor, id: string): Promise<TenantRow | undefined> {
+  const [row] = await db.select().from(tenants).where(eq(tenants.id, id)).limit(1).for('update');
+  return row;
+}
+
+export async function updateTenantBranding(db: Executor, id: string, patch: BrandingPatch): Promise<TenantRow> {
+  const [row] = await db.update(tenants).set({ ...patch, updatedAt: new Date() }).where(eq(tenants.id, id)).returning();
+  return row!;
+}

@@ -1,7 +1,97 @@
+import { z } from 'zod';
 import type { Services } from '../../../app/services.ts';
-import type { RouteDef } from '../../api/route.ts';
+import { badRequest } from '../../../errors/index.ts';
+import type { AuditRow } from '../../../queries/audit.ts';
+import { decodeCursor, page, pageQuery } from '../../api/pagination.ts';
+import { route, type RouteDef } from '../../api/route.ts';
+import { pageOf } from './schemas.ts';
 
-// Placeholder until this resource's routes are written.
-export function auditRoutes(_deps: { services: Services; [k: string]: unknown }): RouteDef[] {
-  return [];
+const when = z
+  .union([z.iso.datetime({ offset: true }), z.iso.date()], { message: 'must be an ISO 8601 date or date-time with offset' })
+  .transform((s) => new Date(s));
+const text = z.string().min(1).max(200);
+
+// strictObject: a filter not on this allow-list is a 400, never silently ignored.
+const listQuery = z.strictObject({
+  ...pageQuery,
+  /** Exact action, or a prefix ending in `.*` such as `role.*`. */
+  action: text.optional(),
+  actor_type: z.enum(['user', 'client', 'system']).optional(),
+  actor_id: text.optional(),
+  target_type: text.optional(),
+  target_id: text.optional(),
+  since: when.optional(),
+  until: when.optional(),
+});
+
+const eventView = z.object({
+  id: z.string(),
+  tenant: z.string(),
+  at: z.string(),
+  actor: z.object({ type: z.enum(['user', 'client', 'system']), id: z.string().nullable() }),
+  action: z.string(),
+  target: z.object({ type: z.string(), id: z.string() }).nullable(),
+  data: z.record(z.string(), z.unknown()),
+  parent_id: z.string().nullable(),
+  request_id: z.string().nullable(),
+  seq: z.number(),
+  hash: z.string(),
+  prev_hash: z.string(),
+});
+
+function view(e: AuditRow): z.infer<typeof eventView> {
+  return {
+    id: e.id,
+    tenant: e.tenantId,
+    at: e.at.toISOString(),
+    actor: { type: e.actorType, id: e.actorId },
+    action: e.action,
+    target: e.targetType && e.targetId ? { type: e.targetType, id: e.targetId } : null,
+    data: e.data as Record<string, unknown>,
+    parent_id: e.parentId,
+    request_id: e.requestId,
+    seq: e.seq,
+    hash: e.hash,
+    prev_hash: e.prevHash,
+  };
+}
+
+/** The cursor's key is the last seq seen; anything else was not issued by this API. */
+function beforeSeq(cursor: string | undefined): number | undefined {
+  const c = decodeCursor(cursor);
+  if (!c) return undefined;
+  if (!/^[1-9][0-9]{0,15}$/.test(c.k)) throw badRequest('invalid_cursor', 'the cursor is not one this API issued');
+  return Number(c.k);
+}
+
+/** The tenant's audit log, newest first (SPEC §10). */
+export function auditRoutes(deps: { services: Services }): RouteDef[] {
+  const { auditEvents } = deps.services;
+  return [
+    route({
+      method: 'get',
+      path: '/audit-events',
+      tag: 'audit',
+      summary: 'List audit events newest first, with allow-listed filters',
+      capabilities: ['audit:read'],
+      query: listQuery,
+      response: pageOf(eventView),
+      handler: async ({ principal, query }) => {
+        const prefix = query.action?.endsWith('.*');
+        const filter = {
+          action: prefix ? query.action!.slice(0, -1) : query.action,
+          actionPrefix: prefix,
+          actorType: query.actor_type,
+          actorId: query.actor_id,
+          targetType: query.target_type,
+          targetId: query.target_id,
+          since: query.since,
+          until: query.until,
+        };
+        const { rows, limit } = await auditEvents.list(principal.tenantId, filter, { limit: query.limit, beforeSeq: beforeSeq(query.cursor) });
+        const p = page(rows, limit, (e) => ({ k: String(e.seq), id: e.id }));
+        return { items: p.items.map(view), next_cursor: p.next_cursor };
+      },
+    }),
+  ];
 }

@@ -1,0 +1,51 @@
+import { notFound } from '../errors/index.ts';
+import { findTenantById, lockTenant, updateTenantBranding, type BrandingPatch, type TenantRow } from '../queries/tenants.ts';
+import type { Actor, AuditLog } from './audit.ts';
+import type { TenantChange } from './change.ts';
+
+/** A tenant's sign-in page branding, in API field names. */
+export interface BrandingView {
+  display_name: string;
+  logo_url: string | null;
+  accent_color: string | null;
+}
+
+export interface BrandingInput {
+  displayName?: string;
+  logoUrl?: string | null;
+  accentColor?: string | null;
+}
+
+const view = (t: TenantRow): BrandingView => ({ display_name: t.displayName, logo_url: t.logoUrl, accent_color: t.accentColor });
+
+/**
+ * Tenant settings. Branding goes through `change`, which bumps the tenant
+ * version, so the sign-in pages' branding cache picks the new look up at once.
+ */
+export function createTenantService(deps: { change: TenantChange; audit: AuditLog }) {
+  const { change, audit } = deps;
+  return {
+    async branding(tenantId: string): Promise<BrandingView> {
+      const tenant = await change.read((tx) => findTenantById(tx, tenantId));
+      if (!tenant) throw notFound('tenant');
+      return view(tenant);
+    },
+
+    async updateBranding(tenantId: string, actor: Actor, input: BrandingInput): Promise<BrandingView> {
+      const patch: BrandingPatch = {
+        ...(input.displayName !== undefined ? { displayName: input.displayName } : {}),
+        ...(input.logoUrl !== undefined ? { logoUrl: input.logoUrl } : {}),
+        ...(input.accentColor !== undefined ? { accentColor: input.accentColor } : {}),
+      };
+      return change(tenantId, async (tx) => {
+        const before = await lockTenant(tx, tenantId);
+        if (!before) throw notFound('tenant');
+        const after = await updateTenantBranding(tx, tenantId, patch);
+        await audit.record(tx, tenantId, { actor, action: 'branding.updated', target: { type: 'tenant', id: tenantId }, data: { before: view(before), after: view(after) } });
+        return view(after);
+      });
+    },
+  };
+}
+
+export type TenantService = ReturnType<typeof createTenantService>;
