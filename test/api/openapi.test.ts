@@ -17,10 +17,11 @@ function mountedOperations(): string[] {
   const ops: string[] = [];
   for (const router of t.server.routers) {
     for (const layer of router.stack) {
-      if (!layer.path.startsWith('/api/v1/') || layer.path.includes('{*') || layer.path.endsWith('/openapi.json')) continue;
+      const path = String(layer.path);
+      if (!path.startsWith('/api/v1/') || path.includes('{*') || path.endsWith('/openapi.json')) continue;
       for (const method of layer.methods) {
         if (method === 'HEAD') continue;
-        ops.push(`${method} ${layer.path.slice('/api/v1'.length).replace(/:([A-Za-z_]+)/g, '{$1}')}`);
+        ops.push(`${method} ${path.slice('/api/v1'.length).replace(/:([A-Za-z_]+)/g, '{$1}')}`);
       }
     }
   }
