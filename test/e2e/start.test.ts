@@ -79,3 +79,31 @@ describe('npm start on a fresh checkout (no DATABASE_URL)', () => {
     expect(run.errors()).toContain('redis-server');
   });
 });
+
+describe('CLI', () => {
+  it('verify-audit-chain passes on an intact chain and fails (exit 3) after tampering', async () => {
+    const { startTessera } = await import('../support/tessera.ts');
+    const { sql } = await import('drizzle-orm');
+    const t = await startTessera();
+    try {
+      const run = (args: string[]) =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+            env: { PATH: process.env.PATH!, DATABASE_URL: process.env.TESSERA_TEST_DATABASE_URL!, REDIS_URL, LOG_LEVEL: 'warn' },
+          });
+          let out = '';
+          child.stdout.on('data', (d) => (out += d));
+          child.on('exit', (code) => resolve({ code, out }));
+        });
+      const ok = await run(['verify-audit-chain', '--tenant', t.tenantSlug]);
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.out)).toEqual({ ok: true, events: 5 });
+      await t.server.core.db.execute(sql`update audit_events set action = 'role.unassigned' where tenant_id = ${t.tenantId} and seq = 3`);
+      const bad = await run(['verify-audit-chain', '--tenant', t.tenantSlug]);
+      expect(bad.code).toBe(3);
+      expect(JSON.parse(bad.out)).toMatchObject({ ok: false, brokenAtSeq: 3 });
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
+});
