@@ -1,6 +1,5 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { adminApi, ownerApi, type AdminApi } from '../support/api.ts';
 import { discover, REDIRECT_URI, signIn } from '../support/oidc.ts';
