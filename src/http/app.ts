@@ -4,7 +4,6 @@ import Koa from 'koa';
 import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../log/index.ts';
-import { runInRequestContext } from '../runtime/requestContext.ts';
 import { problemErrors } from './middleware/problem.ts';
 import { requestContext, SAFE_REQUEST_ID } from './middleware/requestContext.ts';
 import { securityHeaders, SECURITY_HEADERS } from './middleware/securityHeaders.ts';
@@ -54,7 +53,8 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
         'request',
       );
     });
-    return runInRequestContext(requestId, () => oidc(req, res));
+    // No request context of our own here: oidc-provider's ctx serves as one (runtime/requestContext.ts).
+    return oidc(req, res);
   };
   return { handler, app };
 }

@@ -8,6 +8,7 @@ import { esc, layout } from '../http/views/layout.ts';
 import { EXTRA_CLIENT_METADATA, type TesseraClientFields } from './clients.ts';
 import { OIDC_SCOPES, type ResourcePolicy } from './resources.ts';
 import type { Adapter, FindAccount } from 'oidc-provider';
+import { useAmbientRequest } from '../runtime/requestContext.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -187,6 +188,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return verifyClientSecret(this.clientSecret, actual);
   };
+  // Per-request memos (tenant version, revocation time) ride on the provider's own request context.
+  useAmbientRequest(() => Provider.ctx);
   // User tokens always carry `sid` (SPEC §6), so codes and ID tokens must record it for every client.
   provider.Client.prototype.includeSid = () => true;
   provider.use(noClientAuthIsInvalidClient);
