@@ -2,32 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { ALL_CAPABILITY_IDS, CAPABILITY_BY_ID, closeUnderRequires, SYSTEM_ROLES } from '../catalogue/index.ts';
 import type { Tx } from '../db/client.ts';
 import { conflict, forbidden, notFound, unprocessable } from '../errors/index.ts';
-import { findClientById } from '../queries/clients.ts';
-import { existingGroupIds } from '../queries/groups.ts';
 import {
   assignmentCounts,
   copyAssignments,
-  countRoleHolders,
-  deleteClientRole,
-  deleteGroupRoles,
   deleteRoleAndRetireSlug,
-  deleteUserRoles,
   findRoleBySlug,
   insertRoles,
   isSlugUnavailable,
   listRoleAssignments,
   listRoles,
-  lockOwners,
   updateRole,
-  upsertClientRole,
-  upsertGroupRoles,
-  upsertUserRoles,
   type RoleCounts,
   type RoleRow,
 } from '../queries/roles.ts';
-import { existingUserIds } from '../queries/users.ts';
-import type { Actor, AuditInput, AuditLog } from './audit.ts';
+import type { Actor, AuditLog } from './audit.ts';
 import type { TenantChange } from './change.ts';
+import { createAssignmentCore, type Assignee, type AssigneeSet, type AssignmentResult } from './assignments.ts';
+
+export { OWNER, type Assignee, type AssigneeSet, type AssignmentResult } from './assignments.ts';
 
 /** Who is acting, in which tenant, and which capabilities they may hand out. */
 export interface Access {
@@ -39,20 +31,6 @@ export interface Access {
 
 /** Full authority, for trusted callers inside the process (bootstrap, CLI). */
 export const systemAccess = (tenantId: string, actor: Actor): Access => ({ tenantId, actor, held: new Set(ALL_CAPABILITY_IDS) });
-
-export type Assignee = { type: 'user' | 'group' | 'client'; id: string };
-
-/** Ids to add to or remove from a role. */
-export interface AssigneeSet {
-  users?: readonly string[];
-  groups?: readonly string[];
-  clients?: readonly string[];
-}
-
-export interface AssignmentResult {
-  changed: { users: string[]; groups: string[]; clients: string[] };
-  unchanged: { users: string[]; groups: string[]; clients: string[] };
-}
 
 /** The API shape of a role. */
 export interface RoleView {
@@ -67,7 +45,6 @@ export interface RoleView {
   updated_at: string;
 }
 
-export const OWNER = 'owner';
 export const NAME_MAX = 50;
 export const DESCRIPTION_MAX = 200;
 export const SLUG_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
@@ -150,73 +127,12 @@ const isUniqueViolation = (e: unknown): boolean => {
 /** Roles and assignments (SPEC §4, §5): every rule the admin API promises lives here. */
 export function createRoleService(deps: { change: TenantChange; audit: AuditLog }) {
   const { change, audit } = deps;
+  const { requireAssignees, assertOwnersRemain, applyAssign, applyUnassign } = createAssignmentCore({ audit });
 
   async function requireRole(tx: Tx, tenantId: string, slug: string): Promise<RoleRow> {
     const role = await findRoleBySlug(tx, tenantId, slug);
     if (!role) throw notFound('role');
     return role;
-  }
-
-  /** 404 (never 403) when any id is not in the tenant, before anything is touched. */
-  async function requireAssignees(tx: Tx, tenantId: string, set: AssigneeSet): Promise<void> {
-    const users = [...new Set(set.users ?? [])];
-    const groups = [...new Set(set.groups ?? [])];
-    const [u, g] = await Promise.all([existingUserIds(tx, tenantId, users), existingGroupIds(tx, tenantId, groups)]);
-    if (u.size !== users.length) throw notFound('user');
-    if (g.size !== groups.length) throw notFound('group');
-    for (const id of new Set(set.clients ?? [])) {
-      const client = await findClientById(tx, id);
-      if (!client || client.tenantId !== tenantId) throw notFound('application');
-      if (client.type !== 'service') throw unprocessable('not_a_service_account', 'roles can be assigned only to service applications');
-    }
-  }
-
-  /** Fails the transaction with 409 last_owner when no active user holds Owner any more. */
-  async function assertOwnersRemain(tx: Tx, tenantId: string): Promise<void> {
-    const owner = await findRoleBySlug(tx, tenantId, OWNER);
-    if (owner && (await countRoleHolders(tx, tenantId, owner.id)) === 0) {
-      throw conflict('last_owner', 'this would remove the last Owner of the tenant');
-    }
-  }
-
-  async function applyAssign(tx: Tx, access: Access, role: RoleRow, set: AssigneeSet, expiresAt: Date | null, parentId?: string): Promise<AssignmentResult> {
-    const { tenantId } = access;
-    const base = { tenantId, roleId: role.id, expiresAt };
-    const users = [...new Set(set.users ?? [])];
-    const groups = [...new Set(set.groups ?? [])];
-    const clients = [...new Set(set.clients ?? [])];
-    const changedUsers = await upsertUserRoles(tx, users.map((userId) => ({ ...base, userId })));
-    const changedGroups = await upsertGroupRoles(tx, groups.map((groupId) => ({ ...base, groupId })));
-    const changedClients: string[] = [];
-    for (const clientId of clients) if (await upsertClientRole(tx, { ...base, clientId })) changedClients.push(clientId);
-    const data = { role: role.slug, expires_at: expiresAt?.toISOString() ?? null };
-    const events: AuditInput[] = [
-      ...changedUsers.map((id) => ({ actor: access.actor, action: 'role.assigned', target: { type: 'user', id }, data, parentId })),
-      ...changedGroups.map((id) => ({ actor: access.actor, action: 'role.assigned', target: { type: 'group', id }, data, parentId })),
-      ...changedClients.map((id) => ({ actor: access.actor, action: 'role.assigned', target: { type: 'client', id }, data, parentId })),
-    ];
-    await audit.record(tx, tenantId, events);
-    return result({ users, groups, clients }, { users: changedUsers, groups: changedGroups, clients: changedClients });
-  }
-
-  async function applyUnassign(tx: Tx, access: Access, role: RoleRow, set: AssigneeSet, reason?: string): Promise<AssignmentResult> {
-    const { tenantId } = access;
-    const users = [...new Set(set.users ?? [])];
-    const groups = [...new Set(set.groups ?? [])];
-    const clients = [...new Set(set.clients ?? [])];
-    if (role.slug === OWNER) await lockOwners(tx, tenantId);
-    const changedUsers = await deleteUserRoles(tx, role.id, users);
-    const changedGroups = await deleteGroupRoles(tx, role.id, groups);
-    const changedClients: string[] = [];
-    for (const clientId of clients) if (await deleteClientRole(tx, role.id, clientId)) changedClients.push(clientId);
-    if (role.slug === OWNER && (changedUsers.length || changedGroups.length)) await assertOwnersRemain(tx, tenantId);
-    const data = { role: role.slug, ...(reason ? { reason } : {}) };
-    await audit.record(tx, tenantId, [
-      ...changedUsers.map((id) => ({ actor: access.actor, action: 'role.unassigned', target: { type: 'user', id }, data })),
-      ...changedGroups.map((id) => ({ actor: access.actor, action: 'role.unassigned', target: { type: 'group', id }, data })),
-      ...changedClients.map((id) => ({ actor: access.actor, action: 'role.unassigned', target: { type: 'client', id }, data })),
-    ]);
-    return result({ users, groups, clients }, { users: changedUsers, groups: changedGroups, clients: changedClients });
   }
 
   return {
@@ -391,17 +307,6 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog 
     async createCustom(tenantId: string, actor: Actor, input: { name: string; description?: string; capabilities: string[] }): Promise<RoleView> {
       return this.create(systemAccess(tenantId, actor), input);
     },
-  };
-}
-
-function result(requested: Required<{ [K in keyof AssigneeSet]: string[] }>, changed: AssignmentResult['changed']): AssignmentResult {
-  const not = (all: string[], some: string[]) => {
-    const s = new Set(some);
-    return all.filter((x) => !s.has(x));
-  };
-  return {
-    changed,
-    unchanged: { users: not(requested.users, changed.users), groups: not(requested.groups, changed.groups), clients: not(requested.clients, changed.clients) },
   };
 }
 
