@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
-import { adminApi, ownerApi, serviceToken, type AdminApi, type ApiResponse } from '../support/api.ts';
+import { ownerApi, type AdminApi, type ApiResponse, limitedApi as limitApi } from '../support/api.ts';
 import { auditEvents } from '../support/audit.ts';
 import { discover, REDIRECT_URI, scopesOf, signIn, verifyAccessToken } from '../support/oidc.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
@@ -12,14 +12,7 @@ let t: TestTessera;
 let owner: AdminApi;
 const byAdmin = () => ({ actor_type: 'client', actor_id: t.admin.id });
 
-/** A service client holding a custom role with exactly `capabilities`, and its API handle. */
-async function limitedApi(name: string, capabilities: string[]): Promise<{ api: AdminApi; clientId: string }> {
-  const { services } = t.server.core;
-  const role = await services.roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: `${name} role`, capabilities });
-  const svc = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name, type: 'service' });
-  await services.roles.assign(t.tenantId, SYSTEM_ACTOR, role.slug, { type: 'client', id: svc.client.id });
-  return { api: adminApi(t, await serviceToken(t, svc.client.id, svc.secret!)), clientId: svc.client.id };
-}
+const limitedApi = (name: string, capabilities: string[]) => limitApi(t, name, capabilities);
 
 const newUser = async (email: string, password?: string) =>
   (await t.server.core.services.users.create(t.tenantId, SYSTEM_ACTOR, { email, ...(password ? { password } : {}) })).id;

@@ -1,21 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
-import { adminApi, ownerApi, serviceToken, type AdminApi } from '../support/api.ts';
+import { ownerApi, type AdminApi, limitedApi as limitApi } from '../support/api.ts';
 import { auditEvents } from '../support/audit.ts';
 
 let t: TestTessera;
 let owner: AdminApi;
 let userId: string;
 
-/** A service client holding a custom role with exactly `capabilities`, and its API handle. */
-async function limitedApi(name: string, capabilities: string[]): Promise<{ api: AdminApi; clientId: string }> {
-  const { services } = t.server.core;
-  const role = await services.roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: `${name} role`, capabilities });
-  const svc = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name, type: 'service' });
-  await services.roles.assign(t.tenantId, SYSTEM_ACTOR, role.slug, { type: 'client', id: svc.client.id });
-  return { api: adminApi(t, await serviceToken(t, svc.client.id, svc.secret!)), clientId: svc.client.id };
-}
+const limitedApi = (name: string, capabilities: string[]) => limitApi(t, name, capabilities);
 
 beforeAll(async () => {
   t = await startTessera();

@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are whatever the API returns; tests assert on them */
+import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
 import type { TestTessera } from './tessera.ts';
 
 export interface ApiResponse<T = any> {
@@ -45,4 +46,13 @@ export type AdminApi = ReturnType<typeof adminApi>;
 /** The bootstrap Owner service client's API handle. */
 export async function ownerApi(t: TestTessera): Promise<AdminApi> {
   return adminApi(t, await serviceToken(t, t.admin.id, t.admin.secret));
+}
+
+/** A service client holding a custom role with exactly `capabilities`, and its API handle. */
+export async function limitedApi(t: TestTessera, name: string, capabilities: string[]): Promise<{ api: AdminApi; clientId: string }> {
+  const { services } = t.server.core;
+  const role = await services.roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: `${name} role`, capabilities });
+  const svc = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name, type: 'service' });
+  await services.roles.assign(t.tenantId, SYSTEM_ACTOR, role.slug, { type: 'client', id: svc.client.id });
+  return { api: adminApi(t, await serviceToken(t, svc.client.id, svc.secret!)), clientId: svc.client.id };
 }
