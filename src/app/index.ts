@@ -3,11 +3,12 @@ import type { Server } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type Koa from 'koa';
 import type Router from '@koa/router';
-import type Provider from 'oidc-provider';
+import Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import { openDatabase, type DbHandle } from '../db/client.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { createTenantVersions } from '../cache/tenantVersions.ts';
+import { createRedisEpoch } from '../cache/redisEpoch.ts';
 import { createRedisKeys } from '../sessions/keys.ts';
 import { createEntitlementLoader, type EntitlementCacheStats } from '../entitlements/loader.ts';
 import { createServices } from './services.ts';
@@ -24,12 +25,15 @@ import { createClientAdapter, createClientDirectory } from '../oidc/clients.ts';
 import { createAccountDirectory, createFindAccount } from '../oidc/accounts.ts';
 import { createResourcePolicy } from '../oidc/resources.ts';
 import { createProvider } from '../oidc/provider.ts';
+import { jwtIntrospection } from '../oidc/introspection.ts';
+import { createFeedHub } from '../sessions/feedHub.ts';
 import { instrumentProvider } from '../oidc/metrics.ts';
 import { createHttpHandler } from '../http/app.ts';
 import { createServer as createHttpServer } from 'node:http';
 import { healthRoutes } from '../http/routes/health.ts';
 import { interactionRoutes } from '../http/routes/interaction.ts';
 import { connectRedis, createRedis } from './redis.ts';
+import { createHealthMonitor } from './health.ts';
 
 /** Everything the data layer needs, shared by the server, the CLI and tests. */
 export async function createCore(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)) {
@@ -47,9 +51,10 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   }
   const db = dbh.db;
   const keys = createRedisKeys(config.TESSERA_REDIS_PREFIX);
-  const versions = createTenantVersions({ redis, keys });
-  const revocations = createRevocations({ db, redis, keys });
-  const services = createServices({ db, versions, revocations });
+  const epoch = createRedisEpoch(redis);
+  const versions = createTenantVersions({ redis, keys, epoch });
+  const revocations = createRevocations({ db, redis, keys, epoch });
+  const services = createServices({ db, redis, keys, versions, revocations });
   const { audit, change } = services;
   return {
     config,
@@ -114,11 +119,25 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
 
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    const onError = (err: unknown) => logger.warn({ err: (err as Error)?.message }, 'backing service error during OIDC request');
+    const probes = { postgres: () => core.dbh.ping(), redis: async () => void (await redis.ping()) };
+    const health = createHealthMonitor(probes);
+    const onError = (err: unknown) => {
+      logger.warn({ err: (err as Error)?.message }, 'backing service error during OIDC request');
+      // Re-probe now rather than at the next tick, so the gate closes within milliseconds.
+      void health.check();
+    };
 
     const entitlementStats: EntitlementCacheStats = { hits: 0, misses: 0 };
     const entitlements = createEntitlementLoader({ db, versions, stats: entitlementStats });
-    const RedisAdapter = createRedisAdapterClass({ redis, keys, onError });
+    const RedisAdapter = createRedisAdapterClass({
+      redis,
+      keys,
+      onError,
+      requestInfo: () => {
+        const ctx = Provider.ctx;
+        return ctx ? { ip: ctx.ip, userAgent: ctx.get('user-agent') } : undefined;
+      },
+    });
     const clientDirectory = createClientDirectory({ db, versions });
     const accountDirectory = createAccountDirectory({ db, versions });
     const clientAdapter = createClientAdapter(clientDirectory, onError);
@@ -128,11 +147,24 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       keys: keySet,
       cookieKeys,
       adapterFor: (model) => (model === 'Client' ? clientAdapter : new RedisAdapter(model)),
-      findAccount: createFindAccount(accountDirectory, onError),
+      findAccount: createFindAccount(accountDirectory, core.revocations, onError),
       resources: createResourcePolicy({ config, db, versions, entitlements, onError }),
       branding,
     });
+    const ownJwks = publicJwks(keySet.jwks.keys);
+    provider.use(
+      jwtIntrospection({
+        issuer: config.issuer,
+        jwks: ownJwks,
+        algorithms: [config.TESSERA_SIGNING_ALG, 'ES256', 'EdDSA', 'PS256', 'RS256'],
+        clients: clientDirectory,
+        accounts: accountDirectory,
+        revocations: core.revocations,
+        onError,
+      }),
+    );
     instrumentProvider(provider, registry, logger);
+    const feedHub = createFeedHub({ redis, keys, onError });
 
     const throttle = createLoginThrottle({
       redis,
@@ -140,11 +172,11 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       limits: { perAccount: config.TESSERA_LOGIN_MAX_PER_ACCOUNT, perIp: config.TESSERA_LOGIN_MAX_PER_IP, windowSeconds: config.TESSERA_LOGIN_WINDOW_SECONDS },
     });
     const routers = [
-      healthRoutes({ registry, probes: { postgres: () => core.dbh.ping(), redis: async () => void (await redis.ping()) } }),
+      healthRoutes({ registry, health }),
       interactionRoutes({ provider, db, audit, branding, throttle, csrfKey: cookieKeys[0]!, logger }),
       apiRouter({
         config,
-        jwks: publicJwks(keySet.jwks.keys),
+        jwks: ownJwks,
         clients: clientDirectory,
         accounts: accountDirectory,
         revocations: core.revocations,
@@ -152,9 +184,11 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
         redis,
         keys,
         services: core.services,
+        feedHub,
       }),
     ];
     const { handler, app } = createHttpHandler({
+      health,
       logger,
       provider,
       trustProxy: config.TESSERA_TRUST_PROXY,
@@ -181,6 +215,9 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
         return { server, url: `http://127.0.0.1:${actual}` };
       },
       async close() {
+        health.stop();
+        // Open feed streams would otherwise keep server.close waiting forever.
+        await feedHub.close();
         if (server) {
           await new Promise<void>((resolve) => {
             server!.close(() => resolve());

@@ -1,6 +1,11 @@
 import type { Database } from '../db/client.ts';
 import type { TenantVersions } from '../cache/tenantVersions.ts';
 import type { Revocations } from '../sessions/revocations.ts';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../sessions/keys.ts';
+import { createFeedPublisher } from '../sessions/feed.ts';
+import { createPurger } from '../sessions/purge.ts';
+import { createSessionService } from '../services/sessions.ts';
 import { createAuditLog, type AuditLog } from '../services/audit.ts';
 import { createTenantChange, type TenantChange } from '../services/change.ts';
 import { createAuditEventService } from '../services/auditEvents.ts';
@@ -11,15 +16,18 @@ import { createTenantService } from '../services/tenants.ts';
 import { createUserService } from '../services/users.ts';
 
 /** Builds the business services once; everything that changes data goes through them. */
-export function createServices(deps: { db: Database; versions: TenantVersions; revocations: Revocations }) {
+export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations }) {
   const audit: AuditLog = createAuditLog();
   const change: TenantChange = createTenantChange({ db: deps.db, versions: deps.versions });
   const roles = createRoleService({ change, audit });
+  const feed = createFeedPublisher({ redis: deps.redis, keys: deps.keys });
+  const sessions = createSessionService({ redis: deps.redis, keys: deps.keys, purger: createPurger(deps), revocations: deps.revocations, feed, change, audit });
   return {
     audit,
     change,
     roles,
-    users: createUserService({ db: deps.db, change, audit, roles, revocations: deps.revocations }),
+    sessions,
+    users: createUserService({ db: deps.db, change, audit, roles, sessions }),
     clients: createClientService({ db: deps.db, change, audit, roles }),
     groups: createGroupService({ db: deps.db, change, audit, roles }),
     tenants: createTenantService({ change, audit }),

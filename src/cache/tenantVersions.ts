@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { memoPerRequest } from '../runtime/requestContext.ts';
 import type { RedisKeys } from '../sessions/keys.ts';
+import type { RedisEpoch } from './redisEpoch.ts';
 
 /**
  * Cache coherence across processes. Each tenant has a random version token in
@@ -20,17 +21,19 @@ export interface TenantVersions {
   bump(tenantId: string): Promise<void>;
 }
 
-export function createTenantVersions(deps: { redis: Redis; keys: RedisKeys }): TenantVersions {
-  const { redis, keys } = deps;
+export function createTenantVersions(deps: { redis: Redis; keys: RedisKeys; epoch: RedisEpoch }): TenantVersions {
+  const { redis, keys, epoch } = deps;
   return {
     current(tenantId) {
       return memoPerRequest(`tenant-version:${tenantId}`, async () => {
         const key = keys.tenantVersion(tenantId);
-        const value = await redis.get(key);
-        if (value) return value;
-        // Lost (first use, eviction or flush): start a fresh epoch. Whoever wins NX defines it.
+        // The server's identity is part of the stamp: a failover that rolled the version back
+        // to a value seen before still can't revalidate entries cached before it.
+        const [server, value] = await Promise.all([epoch.current(), redis.get(key)]);
+        if (value) return `${server}|${value}`;
+        // Lost (first use, eviction or flush): start afresh. Whoever wins NX defines it.
         await redis.set(key, randomUUID(), 'NX');
-        return (await redis.get(key)) ?? randomUUID();
+        return `${server}|${(await redis.get(key)) ?? randomUUID()}`;
       });
     },
     async bump(tenantId) {

@@ -4,12 +4,15 @@ import Koa from 'koa';
 import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../log/index.ts';
+import type { HealthMonitor } from '../app/health.ts';
 import { problemErrors } from './middleware/problem.ts';
 import { requestContext, SAFE_REQUEST_ID } from './middleware/requestContext.ts';
 import { securityHeaders, SECURITY_HEADERS } from './middleware/securityHeaders.ts';
 
 export interface HttpDeps {
   logger: Logger;
+  /** While a backing service is down, provider endpoints that need it answer 503 at once. */
+  health: HealthMonitor;
   provider: Provider;
   routers: Router[];
   /** Path prefixes served by Tessera's own routers; everything else belongs to oidc-provider. */
@@ -25,6 +28,27 @@ export interface HttpDeps {
  * request context, security headers and access log, but without a second Koa
  * context and router pass on the token hot path (measured in bench/token).
  */
+/** Provider endpoints that need neither Postgres nor Redis (static metadata and public keys). */
+const ALWAYS_SERVED = /^\/(\.well-known\/|jwks(\?|$))/;
+
+/**
+ * Fail closed: 503 temporarily_unavailable in the RFC 6749 error shape for API
+ * endpoints, a plain page for browser endpoints. Never a token, never a
+ * misleading invalid_grant.
+ */
+function unavailable(url: string, res: ServerResponse): void {
+  res.statusCode = 503;
+  res.setHeader('Retry-After', '1');
+  res.setHeader('Cache-Control', 'no-store');
+  if (/^\/(token|me)\b/.test(url)) {
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable, retry shortly' }));
+    return;
+  }
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.end('<!doctype html><title>Unavailable</title><h1>Temporarily unavailable</h1><p>Try again in a moment.</p>');
+}
+
 export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; app: Koa } {
   const app = new Koa({ proxy: deps.trustProxy, keys: deps.cookieKeys });
   app.silent = true;
@@ -41,6 +65,7 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     if (isOwn(url)) return own(req, res);
+    if (!deps.health.up && !ALWAYS_SERVED.test(url)) return unavailable(url, res);
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', requestId);

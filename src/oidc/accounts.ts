@@ -3,6 +3,7 @@ import type { Database } from '../db/client.ts';
 import { VersionedCache, type TenantVersions } from '../cache/tenantVersions.ts';
 import { findUserById, type UserRow } from '../queries/users.ts';
 import { failClosed } from './errors.ts';
+import type { Revocations } from '../sessions/revocations.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -35,17 +36,30 @@ function toAccount(user: UserRow): Account {
   };
 }
 
+/** When what the provider is about to honour was issued: a grant source, or else the session's sign-in. */
+function issuedAt(ctx: KoaContextWithOIDC, source: unknown): number | undefined {
+  const s = source as { iiat?: number; iat?: number } | undefined;
+  return s?.iiat ?? s?.iat ?? ctx.oidc.session?.loginTs;
+}
+
 /**
  * oidc-provider's findAccount. A user exists only inside the tenant of the
- * client asking, and a suspended user is treated as gone, which makes every
- * refresh for them fail with invalid_grant.
+ * client asking; a suspended user is treated as gone (every refresh fails
+ * with invalid_grant); and anything issued at or before the user's revocation
+ * time (a refresh token chain, a code, a session) is refused too. Revoke-all
+ * also deletes those from Redis; this check is what holds when Redis loses
+ * that deletion (a failover), because the revocation time lives in Postgres.
  */
-export function createFindAccount(accounts: AccountDirectory, onError?: (e: unknown) => void): FindAccount {
-  return (ctx: KoaContextWithOIDC, sub: string) =>
+export function createFindAccount(accounts: AccountDirectory, revocations: Revocations, onError?: (e: unknown) => void): FindAccount {
+  return (ctx: KoaContextWithOIDC, sub: string, source?: unknown) =>
     failClosed(async () => {
       const tenantId = (ctx.oidc.client as unknown as { tenant_id?: string } | undefined)?.tenant_id;
       if (!tenantId) return undefined;
-      const user = await accounts.load(tenantId, sub);
-      return user?.status === 'active' ? toAccount(user) : undefined;
+      // Both reads go out together (auto-pipelining): one round trip.
+      const [user, revokedAt] = await Promise.all([accounts.load(tenantId, sub), revocations.revokedAt(tenantId, sub)]);
+      if (user?.status !== 'active') return undefined;
+      const issued = issuedAt(ctx, source);
+      if (revokedAt && (issued === undefined || issued <= revokedAt)) return undefined;
+      return toAccount(user);
     }, onError);
 }

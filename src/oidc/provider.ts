@@ -1,4 +1,4 @@
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { KeySet } from '../services/signingKeys.ts';
 import { verifyClientSecret } from '../services/credentials.ts';
@@ -51,6 +51,22 @@ async function noClientAuthIsInvalidClient(ctx: KoaContextWithOIDC, next: () => 
     ctx.status = 401;
     ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
   }
+}
+
+/**
+ * The default prompts plus one login check: a session whose account findAccount
+ * refuses (suspended, deleted, or signed in before the user's revocation time)
+ * must sign in again. Without it oidc-provider would go on with no account.
+ */
+function interactionPolicyWithRevocation() {
+  const policy = interactionPolicy.base();
+  const { Check } = interactionPolicy;
+  policy.get('login')!.checks.push(
+    new Check('session_revoked', 'the session can no longer be used, sign in again', (ctx) =>
+      ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  return policy;
 }
 
 /** The one place Tessera builds its oidc-provider. Every non-default setting says why. */
@@ -114,7 +130,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       RefreshToken: config.TESSERA_REFRESH_TOKEN_TTL,
       Session: config.TESSERA_SESSION_TTL,
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithRevocation() },
     // First-party clients skip consent: their grant is extended with whatever they ask for.
     async loadExistingGrant(ctx) {
       const client = ctx.oidc.client!;

@@ -60,11 +60,13 @@ export interface RedisAdapterDeps {
   redis: Redis;
   keys: RedisKeys;
   onError?: (e: unknown) => void;
+  /** Where the current request comes from, recorded with each signed-in session for the sessions list. */
+  requestInfo?: () => { ip?: string | undefined; userAgent?: string | undefined } | undefined;
 }
 
 /** Builds the oidc-provider adapter class for every Redis-held model. */
 export function createRedisAdapterClass(deps: RedisAdapterDeps) {
-  const { redis, keys, onError } = deps;
+  const { redis, keys, onError, requestInfo } = deps;
   redis.defineCommand('tesseraConsume', { numberOfKeys: 1, lua: CONSUME });
   redis.defineCommand('tesseraUpsert', { lua: UPSERT });
   redis.defineCommand('tesseraRevokeGrant', { numberOfKeys: 1, lua: REVOKE_GRANT });
@@ -93,6 +95,18 @@ export function createRedisAdapterClass(deps: RedisAdapterDeps) {
       const flags = optional.map((k) => (k ? '1' : '0'));
       const ttl = String(Math.max(1, Math.ceil(expiresIn)));
       await guard(() => r.tesseraUpsert(1 + present.length, this.key(id), ...present, JSON.stringify(payload), ttl, ...flags, id));
+      if (uid && payload.accountId) await guard(() => this.touchSessionMeta(payload.uid!, ttl));
+    }
+
+    /** First sign-in time, IP and user agent are kept from the first save; last activity from every save. */
+    private async touchSessionMeta(uid: string, ttl: string): Promise<void> {
+      const meta = keys.sessionMeta(uid);
+      const info = requestInfo?.() ?? {};
+      const now = new Date().toISOString();
+      const pipe = r.pipeline().hsetnx(meta, 'created_at', now).hset(meta, 'last_active_at', now);
+      if (info.ip) pipe.hsetnx(meta, 'ip', info.ip);
+      if (info.userAgent) pipe.hsetnx(meta, 'user_agent', info.userAgent.slice(0, 512));
+      await pipe.expire(meta, Number(ttl)).exec();
     }
 
     async find(id: string): Promise<Parsed | undefined> {

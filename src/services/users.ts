@@ -1,6 +1,6 @@
 import type { Database, Tx } from '../db/client.ts';
 import type { Access, RoleService } from './roles.ts';
-import type { Revocations } from '../sessions/revocations.ts';
+import type { SessionService } from './sessions.ts';
 import { randomUUID } from 'node:crypto';
 import { explainEntitlement, groupChains } from '../entitlements/explain.ts';
 import { resolveEntitlement } from '../entitlements/resolve.ts';
@@ -73,8 +73,8 @@ const isUniqueViolation = (e: unknown): boolean => {
 const emailTaken = () => conflict('email_taken', 'a user with this email already exists (emails are compared ignoring case)');
 
 /** Users (SPEC §2, §5, §7): profile, status, passwords, access. Every change is audited in its transaction. */
-export function createUserService(deps: { change: TenantChange; audit: AuditLog; db: Database; roles: RoleService; revocations: Revocations }) {
-  const { change, audit, roles, revocations } = deps;
+export function createUserService(deps: { change: TenantChange; audit: AuditLog; db: Database; roles: RoleService; sessions: SessionService }) {
+  const { change, audit, roles, sessions } = deps;
 
   /** 404 for a missing user and for a user of another tenant alike, so ids can't be probed. */
   async function requireUser(tx: Tx, tenantId: string, id: string): Promise<UserRow> {
@@ -107,15 +107,15 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
         if (current.status === status) return current;
         const updated = (await updateUserStatus(tx, userId, status))!;
         if (status === 'suspended') {
-          // Tokens issued up to now die at the admin API, even before they expire.
-          await revocations.record(tx, tenantId, userId, at);
+          // Suspension is a revoke-all: sessions, grants and refresh tokens go, and tokens issued up to now die.
+          await sessions.recordRevokeAll(tx, tenantId, actor, userId, at, 'suspended');
           revoked = true;
         }
         await audit.record(tx, tenantId, { actor, action: status === 'suspended' ? 'user.suspended' : 'user.unsuspended', target: { type: 'user', id: userId } });
         return updated;
       }),
     );
-    if (revoked) await revocations.mirror(tenantId, userId, at);
+    if (revoked) await sessions.afterRevocation(tenantId, userId, at);
     return user;
   }
 

@@ -14,6 +14,12 @@ export function createRedisKeys(prefix: string) {
     sessionUid: (uid: string) => `${p}oidc:session-uid:${uid}`,
     /** Device flow user code lookup. */
     userCode: (userCode: string) => `${p}oidc:user-code:${userCode}`,
+    /** Where and when a session was signed in and last active (not part of oidc-provider's model). */
+    sessionMeta: (uid: string) => `${p}oidc:session-meta:${uid}`,
+    /** Recent revocations of a tenant (a Redis stream), replayed to feed subscribers that reconnect. */
+    revocationStream: (tenantId: string) => `${p}tenant:${tenantId}:revocations`,
+    /** Pub/sub channel announcing new revocation stream entries to every process. */
+    revocationChannel: () => `${p}revocations`,
     /** Set of session and grant ids of one account, for listing and revoke-all. */
     accountIndex: (accountId: string) => `${p}account:${accountId}:index`,
     /** Random token that changes whenever anything a token depends on changes in the tenant. */

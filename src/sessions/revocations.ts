@@ -3,11 +3,13 @@ import type { Database, Tx } from '../db/client.ts';
 import { findRevocation, upsertRevocation } from '../queries/revocations.ts';
 import { memoPerRequest } from '../runtime/requestContext.ts';
 import type { RedisKeys } from './keys.ts';
+import type { RedisEpoch } from '../cache/redisEpoch.ts';
 
 /**
  * Revocation times per subject: durable in Postgres, mirrored in Redis for the
- * hot path. A missing mirror (flush, failover) is rebuilt from Postgres, so a
- * revocation survives losing Redis data. "0" in the mirror means never revoked.
+ * hot path. A missing mirror (flush) or one written under another Redis server
+ * identity (restart, failover, restore) is rebuilt from Postgres, so a
+ * revocation survives Redis losing writes. "0" in the mirror means never revoked.
  */
 export interface Revocations {
   /** Epoch seconds before which the subject's tokens are refused, or 0. */
@@ -19,26 +21,37 @@ export interface Revocations {
 
 const MIRROR_TTL = 7 * 86_400;
 
-export function createRevocations(deps: { db: Database; redis: Redis; keys: RedisKeys }): Revocations {
-  const { db, redis, keys } = deps;
+/** Mirror values are `<redis run_id> <epoch seconds>`; a value from another server is not trusted. */
+function parse(value: string | null, server: string): number | undefined {
+  if (value === null) return undefined;
+  const [written, seconds] = value.split(' ');
+  return written === server && seconds !== undefined ? Number(seconds) : undefined;
+}
+
+export function createRevocations(deps: { db: Database; redis: Redis; keys: RedisKeys; epoch: RedisEpoch }): Revocations {
+  const { db, redis, keys, epoch } = deps;
   return {
     revokedAt(tenantId, subject) {
       return memoPerRequest(`revoked:${tenantId}:${subject}`, async () => {
         const key = keys.revokedAt(tenantId, subject);
-        const mirrored = await redis.get(key);
-        if (mirrored !== null) return Number(mirrored);
+        const [server, mirrored] = await Promise.all([epoch.current(), redis.get(key)]);
+        const trusted = parse(mirrored, server);
+        if (trusted !== undefined) return trusted;
+        // Missing, or written before a restart or failover that may have lost a newer value.
+        if (mirrored !== null) await redis.del(key);
         const at = await findRevocation(db, tenantId, subject);
         const seconds = at ? Math.floor(at.getTime() / 1000) : 0;
-        // NX: never overwrite a newer value a concurrent revoke just mirrored.
-        await redis.set(key, String(seconds), 'EX', MIRROR_TTL, 'NX');
-        return Number((await redis.get(key)) ?? seconds);
+        // NX: never overwrite a newer value a concurrent revoke mirrored after our read.
+        await redis.set(key, `${server} ${seconds}`, 'EX', MIRROR_TTL, 'NX');
+        return parse(await redis.get(key), server) ?? seconds;
       });
     },
     async record(tx, tenantId, subject, at) {
       await upsertRevocation(tx, tenantId, subject, at);
     },
     async mirror(tenantId, subject, at) {
-      await redis.set(keys.revokedAt(tenantId, subject), String(Math.floor(at.getTime() / 1000)), 'EX', MIRROR_TTL);
+      const server = await epoch.current();
+      await redis.set(keys.revokedAt(tenantId, subject), `${server} ${Math.floor(at.getTime() / 1000)}`, 'EX', MIRROR_TTL);
     },
   };
 }

@@ -38,7 +38,7 @@ export function buildOpenApi(routes: readonly RouteDef[], opts: { issuer: string
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query'), ...(r.method === 'post' ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } }] : [])],
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(r.body) } } } } : {}),
       responses: {
-        [success]: r.response ? { description: 'Success', content: { 'application/json': { schema: toSchema(r.response) } } } : { description: 'Success' },
+        [success]: r.response ? { description: 'Success', content: { [r.produces ?? 'application/json']: { schema: toSchema(r.response) } } } : { description: 'Success' },
         ...Object.fromEntries(
           ['400', '401', '403', '404', '409', '422'].map((s) => [s, { description: 'Problem', content: { 'application/problem+json': { schema: problem } } }]),
         ),

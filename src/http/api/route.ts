@@ -34,8 +34,17 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   status?: number;
   /** Largest accepted JSON body in bytes. */
   bodyLimit?: number;
+  /** Media type of a success response that is not JSON (documented in OpenAPI); such a handler returns STREAMED. */
+  produces?: string;
   handler(input: RouteInput<P, Q, B>): Promise<unknown>;
 }
+
+/**
+ * Returned by a handler that has written the response itself (ctx.status,
+ * ctx.type, ctx.body as a stream), such as a Server-Sent Events feed; the
+ * mounter then leaves the response alone.
+ */
+export const STREAMED = Symbol('streamed');
 
 /** Declares a route with its types inferred from the schemas. */
 export function route<P = Record<string, never>, Q = Record<string, never>, B = undefined>(def: RouteDef<P, Q, B>): RouteDef {
@@ -99,6 +108,7 @@ export function mountRoutes(router: Router, routes: readonly RouteDef[]): void {
       const raw = def.body ? await readJson(ctx, def.bodyLimit ?? 256 * 1024) : undefined;
       const body = def.body ? parse(def.body, raw, 'body') : undefined;
       const result = await def.handler({ params, query, body, principal, ctx });
+      if (result === STREAMED) return;
       if (result === undefined) {
         ctx.status = def.status ?? 204;
         return;

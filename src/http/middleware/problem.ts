@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { AppError } from '../../errors/index.ts';
+import { isBackingServiceError } from '../../errors/backing.ts';
 import type { Logger } from '../../log/index.ts';
 
 const HTTP_CODES: Record<number, string> = { 404: 'not_found', 405: 'method_not_allowed', 413: 'payload_too_large', 415: 'unsupported_media_type' };
@@ -29,6 +30,12 @@ export function problemErrors(logger: Logger): Middleware {
       const status = (err as { status?: number }).status;
       if (typeof status === 'number' && status >= 400 && status < 500) {
         writeProblem(ctx, status, HTTP_CODES[status] ?? 'bad_request', (err as Error).message);
+        return;
+      }
+      if (isBackingServiceError(err)) {
+        logger.warn({ err: (err as Error).message, requestId: ctx.state.requestId }, 'backing service unavailable');
+        ctx.set('Retry-After', '1');
+        writeProblem(ctx, 503, 'temporarily_unavailable', 'a backing service is unavailable, retry shortly');
         return;
       }
       logger.error({ err, requestId: ctx.state.requestId }, 'unhandled error');

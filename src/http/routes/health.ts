@@ -1,14 +1,12 @@
 import Router from '@koa/router';
 import type { Registry } from 'prom-client';
+import type { HealthMonitor } from '../../app/health.ts';
 
 export interface HealthDeps {
-  /** Each probe rejects when its dependency is unreachable. */
-  probes: Record<string, () => Promise<void>>;
+  /** The same monitor that gates the OIDC endpoints, so /readyz and the gate never disagree. */
+  health: HealthMonitor;
   registry: Registry;
 }
-
-const withTimeout = (p: Promise<void>, ms: number) =>
-  Promise.race([p, new Promise<void>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
 
 /** Liveness, readiness and Prometheus metrics. */
 export function healthRoutes(deps: HealthDeps): Router {
@@ -17,18 +15,9 @@ export function healthRoutes(deps: HealthDeps): Router {
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
-    const results = await Promise.all(
-      Object.entries(deps.probes).map(async ([name, probe]) => {
-        try {
-          await withTimeout(probe(), 1_000);
-          return [name, 'ok'] as const;
-        } catch {
-          return [name, 'unavailable'] as const;
-        }
-      }),
-    );
-    const checks = Object.fromEntries(results);
-    const ready = results.every(([, s]) => s === 'ok');
+    await deps.health.check();
+    const checks = deps.health.status();
+    const ready = deps.health.up;
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks };
   });

@@ -5,6 +5,7 @@ import type { Config } from '../../../config/index.ts';
 import type { EntitlementLoader } from '../../../entitlements/loader.ts';
 import type { AccountDirectory } from '../../../oidc/accounts.ts';
 import type { ClientDirectory } from '../../../oidc/clients.ts';
+import type { FeedHub } from '../../../sessions/feedHub.ts';
 import type { RedisKeys } from '../../../sessions/keys.ts';
 import type { Revocations } from '../../../sessions/revocations.ts';
 import type { Services } from '../../../app/services.ts';
@@ -18,7 +19,9 @@ import { auditRoutes } from './audit.ts';
 import { brandingRoutes } from './branding.ts';
 import { capabilityRoutes } from './capabilities.ts';
 import { groupRoutes } from './groups.ts';
+import { revocationRoutes } from './revocations.ts';
 import { roleRoutes } from './roles.ts';
+import { sessionRoutes } from './sessions.ts';
 import { userRoutes } from './users.ts';
 
 export interface ApiDeps {
@@ -31,6 +34,7 @@ export interface ApiDeps {
   redis: Redis;
   keys: RedisKeys;
   services: Services;
+  feedHub: FeedHub;
 }
 
 /** Every admin API operation, in the order the OpenAPI document lists them. */
@@ -40,6 +44,8 @@ export function apiRoutes(deps: ApiDeps): RouteDef[] {
     ...capabilityRoutes(),
     ...roleRoutes({ roles: services.roles }),
     ...userRoutes({ services, entitlements: deps.entitlements }),
+    ...sessionRoutes({ sessions: services.sessions }),
+    ...revocationRoutes({ hub: deps.feedHub }),
     ...groupRoutes({ services }),
     ...applicationRoutes({ services }),
     ...brandingRoutes({ services }),

@@ -1,0 +1,86 @@
+/**
+ * A tiny API protected by Tessera: one route that needs a capability scope,
+ * with revoked tokens refused within a second through the revocation feed.
+ *
+ *   TESSERA_ISSUER=https://id.example.com API_AUDIENCE=https://reports.example.com \
+ *   FEED_CLIENT_ID=… FEED_CLIENT_SECRET=… npx tsx examples/koa-resource-server.ts
+ *
+ * FEED_CLIENT_* is a Tessera service client holding users:view; without it the
+ * API still works but a revoked token stays usable until it expires.
+ */
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import Koa from 'koa';
+import { createTokenVerifier, requireScopes, type VerifiedToken } from '../src/index.ts';
+
+export interface ExampleOptions {
+  issuer: string;
+  audience: string;
+  /** The scope GET /reports requires. */
+  scope?: string;
+  feedClient?: { id: string; secret: string };
+}
+
+/** Client credentials for the feed, renewed a minute before they expire. */
+function feedTokens(issuer: string, client: { id: string; secret: string }): () => Promise<string> {
+  let cached: { token: string; until: number } | undefined;
+  return async () => {
+    if (cached && Date.now() < cached.until) return cached.token;
+    const res = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'users:view' }).toString(),
+    });
+    const json = (await res.json()) as { access_token?: string; expires_in?: number; error?: string };
+    if (!json.access_token) throw new Error(`the feed client got no token: ${json.error ?? res.status}`);
+    cached = { token: json.access_token, until: Date.now() + ((json.expires_in ?? 300) - 60) * 1000 };
+    return cached.token;
+  };
+}
+
+/** Builds the example API; `listen` starts it, `close` stops it and its feed. */
+export function createExampleApi(opts: ExampleOptions) {
+  const verifier = createTokenVerifier({
+    issuer: opts.issuer,
+    audience: opts.audience,
+    ...(opts.feedClient ? { revocations: { streamUrl: `${opts.issuer}/api/v1/revocations/stream`, getToken: feedTokens(opts.issuer, opts.feedClient) } } : {}),
+  });
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    if (ctx.method !== 'GET' || ctx.path !== '/reports') return next();
+    return requireScopes(verifier, opts.scope ?? 'reports:view')(ctx, async () => {
+      const token = ctx.state.token as VerifiedToken;
+      ctx.body = { reports: [], sub: token.sub, client_id: token.clientId, tenant: token.tenantId };
+    });
+  });
+  let server: Server | undefined;
+  return {
+    app,
+    verifier,
+    async listen(port: number, host = '127.0.0.1'): Promise<string> {
+      server = app.listen(port, host);
+      await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
+      return `http://${host}:${port}`;
+    },
+    async close(): Promise<void> {
+      await verifier.close();
+      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    },
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // eslint-disable-next-line no-restricted-syntax -- a standalone example configured by its own environment, not Tessera's config
+  const env = process.env;
+  const api = createExampleApi({
+    issuer: env.TESSERA_ISSUER ?? 'http://localhost:3000',
+    audience: env.API_AUDIENCE ?? 'http://localhost:4000',
+    scope: env.API_SCOPE ?? 'reports:view',
+    ...(env.FEED_CLIENT_ID && env.FEED_CLIENT_SECRET ? { feedClient: { id: env.FEED_CLIENT_ID, secret: env.FEED_CLIENT_SECRET } } : {}),
+  });
+  const url = await api.listen(Number(env.PORT ?? 4000), env.HOST ?? '127.0.0.1');
+  process.stdout.write(`example API on ${url}/reports\n`);
+  const stop = () => void api.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

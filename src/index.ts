@@ -1,0 +1,2 @@
+/** The package's public surface: what an API protected by Tessera imports. */
+export * from './resource-server/index.ts';

@@ -1,0 +1,132 @@
+import type { Redis } from 'ioredis';
+import { notFound } from '../errors/index.ts';
+import { findUserById } from '../queries/users.ts';
+import type { FeedPublisher } from '../sessions/feed.ts';
+import type { RedisKeys } from '../sessions/keys.ts';
+import type { PurgeCounts, Purger } from '../sessions/purge.ts';
+import type { Revocations } from '../sessions/revocations.ts';
+import type { Actor, AuditLog } from './audit.ts';
+import type { TenantChange } from './change.ts';
+import type { Tx } from '../db/client.ts';
+
+/** A sign-in session as the admin API shows it. The id is the session's uid, never its cookie value. */
+export interface SessionView {
+  id: string;
+  clients: string[];
+  created_at: string | null;
+  last_active_at: string | null;
+  expires_at: string | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+interface SessionPayload {
+  uid?: string;
+  accountId?: string;
+  loginTs?: number;
+  exp?: number;
+  authorizations?: Record<string, { grantId?: string }>;
+}
+
+const iso = (seconds: number | undefined) => (seconds ? new Date(seconds * 1000).toISOString() : null);
+
+/**
+ * Sessions and forced re-authentication (SPEC §7). Revoke-all writes the
+ * revocation time and its audit event first (Postgres, durable), mirrors it
+ * to Redis, announces it on the feed, then purges sessions, grants and tokens
+ * atomically. If the purge cannot run (Redis down), the revocation time alone
+ * still refuses every older session, refresh token and access token.
+ */
+export function createSessionService(deps: {
+  redis: Redis;
+  keys: RedisKeys;
+  purger: Purger;
+  revocations: Revocations;
+  feed: FeedPublisher;
+  change: TenantChange;
+  audit: AuditLog;
+}) {
+  const { redis, keys, purger, revocations, feed, change, audit } = deps;
+
+  async function requireUser(tx: Tx, tenantId: string, userId: string): Promise<void> {
+    if ((await findUserById(tx, userId))?.tenantId !== tenantId) throw notFound('user');
+  }
+
+  async function indexCounts(userId: string): Promise<{ sessions: number; grants: number }> {
+    const members = await redis.smembers(keys.accountIndex(userId));
+    return { sessions: members.filter((k) => k.includes(':Session:')).length, grants: members.filter((k) => k.includes(':Grant:')).length };
+  }
+
+  /** Everything after the revocation time is committed: mirror, announce, purge. */
+  async function afterRevocation(tenantId: string, userId: string, at: Date): Promise<PurgeCounts> {
+    await revocations.mirror(tenantId, userId, at);
+    await feed.publish(tenantId, userId, at);
+    return purger.all(userId);
+  }
+
+  return {
+    afterRevocation,
+
+    /** Records a revoke-all inside the caller's transaction (suspension uses this); call afterRevocation after commit. */
+    async recordRevokeAll(tx: Tx, tenantId: string, actor: Actor, userId: string, at: Date, reason: string): Promise<void> {
+      const counts = await indexCounts(userId);
+      await revocations.record(tx, tenantId, userId, at);
+      await audit.record(tx, tenantId, { actor, action: 'sessions.revoked_all', target: { type: 'user', id: userId }, data: { ...counts, reason, revoked_at: at.toISOString() } });
+    },
+
+    async list(tenantId: string, userId: string): Promise<SessionView[]> {
+      await change.read((tx) => requireUser(tx, tenantId, userId));
+      const keysOfSessions = (await redis.smembers(keys.accountIndex(userId))).filter((k) => k.includes(':Session:'));
+      if (!keysOfSessions.length) return [];
+      const pipe = redis.pipeline();
+      for (const key of keysOfSessions) pipe.hget(key, 'p');
+      const payloads = ((await pipe.exec()) ?? []).map(([, p]) => (p ? (JSON.parse(p as string) as SessionPayload) : undefined));
+      const live = payloads.filter((p): p is SessionPayload & { uid: string } => Boolean(p?.uid && p.accountId === userId));
+      const metaPipe = redis.pipeline();
+      for (const p of live) metaPipe.hgetall(keys.sessionMeta(p.uid));
+      const metas = ((await metaPipe.exec()) ?? []).map(([, m]) => (m ?? {}) as Record<string, string>);
+      return live
+        .map((p, i) => ({
+          id: p.uid,
+          clients: Object.keys(p.authorizations ?? {}).sort(),
+          created_at: iso(p.loginTs) ?? metas[i]!.created_at ?? null,
+          last_active_at: metas[i]!.last_active_at ?? null,
+          expires_at: iso(p.exp),
+          ip: metas[i]!.ip ?? null,
+          user_agent: metas[i]!.user_agent ?? null,
+        }))
+        .sort((a, b) => String(b.last_active_at).localeCompare(String(a.last_active_at)));
+    },
+
+    /** Revokes one session: the session, the grants it authorised and their tokens. */
+    async revoke(tenantId: string, actor: Actor, userId: string, sessionUid: string): Promise<PurgeCounts> {
+      const sessionId = await redis.get(keys.sessionUid(sessionUid));
+      const payload = sessionId ? await redis.hget(keys.oidcModel('Session', sessionId), 'p') : null;
+      const session = payload ? (JSON.parse(payload) as SessionPayload) : undefined;
+      await change(tenantId, async (tx) => {
+        await requireUser(tx, tenantId, userId);
+        if (!session || session.accountId !== userId) throw notFound('session');
+        await audit.record(tx, tenantId, {
+          actor,
+          action: 'session.revoked',
+          target: { type: 'user', id: userId },
+          data: { session: sessionUid, clients: Object.keys(session.authorizations ?? {}).sort() },
+        });
+      });
+      return purger.session(userId, sessionId!);
+    },
+
+    /** Revokes every session, grant and token of the user, and records the revocation time. */
+    async revokeAll(tenantId: string, actor: Actor, userId: string, reason = 'admin'): Promise<PurgeCounts & { revoked_at: string }> {
+      const at = new Date();
+      await change(tenantId, async (tx) => {
+        await requireUser(tx, tenantId, userId);
+        await this.recordRevokeAll(tx, tenantId, actor, userId, at, reason);
+      });
+      const counts = await afterRevocation(tenantId, userId, at);
+      return { revoked_at: at.toISOString(), ...counts };
+    },
+  };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;
