@@ -1,7 +1,8 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
-import { adminApi, ownerApi, type AdminApi } from '../support/api.ts';
+import { adminApi, ownerApi, serviceToken, type AdminApi } from '../support/api.ts';
+import { followFeed } from '../support/feed.ts';
 import { auditEvents } from '../support/audit.ts';
 import { Browser } from '../support/browser.ts';
 import { discover, REDIRECT_URI, signIn } from '../support/oidc.ts';
@@ -63,6 +64,21 @@ describe('revoke-all, end to end (SPEC §7)', () => {
     expect(listed.body.items.flatMap((s: { clients: string[] }) => s.clients).sort()).toEqual([webA.clientMetadata().client_id, webB.clientMetadata().client_id].sort());
     expect((await adminApi(t, one.tokens.access_token).get('/users')).status).toBe(200);
 
+    // A resource server following the revocation feed, and one using introspection.
+    const feed = await followFeed(t.issuer, (await serviceToken(t, t.admin.id, t.admin.secret)));
+    expect(feed.res.status).toBe(200);
+    const introspect = async (token: string) => {
+      const meta = webA.clientMetadata();
+      const res = await fetch(`${t.issuer}/token/introspection`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${meta.client_id}:${meta.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      return (await res.json()) as { active: boolean; sub?: string };
+    };
+    expect(await introspect(one.tokens.access_token)).toMatchObject({ active: true, sub: ada.id });
+
+    const revokedAtMs = Date.now();
     const revoked = await owner.delete(`/users/${ada.id}/sessions`);
     expect(revoked.status).toBe(200);
     expect(revoked.body).toMatchObject({ sessions: 2, grants: 2, revoked_at: expect.any(String) });
@@ -79,11 +95,17 @@ describe('revoke-all, end to end (SPEC §7)', () => {
     expect(stale.status).toBe(401);
     expect(stale.body.code).toBe('invalid_token');
     expect((await owner.get(`/users/${ada.id}/sessions`)).body.items).toEqual([]);
+    // Introspection says inactive, and the feed delivered the event within 1 s of the call.
+    expect(await introspect(one.tokens.access_token)).toEqual({ active: false });
+    const delivered = await feed.nth(1, Math.max(1, 1_000 - (Date.now() - revokedAtMs)));
+    expect(delivered.data).toEqual({ sub: ada.id, tid: t.tenantId, revoked_at: Math.floor(Date.parse(revoked.body.revoked_at) / 1000) });
+    feed.close();
 
     // Bob is untouched.
     expect((await owner.get(`/users/${bob.id}/sessions`)).body.items).toHaveLength(1);
     expect(await authorizeWith(bobs.browser, webA)).toBe('redirect');
     await expect(client.refreshTokenGrant(webA, bobs.tokens.refresh_token!)).resolves.toMatchObject({ access_token: expect.any(String) });
+    expect(await introspect(bobs.tokens.access_token)).toMatchObject({ active: true, sub: bob.id });
 
     // Audited with the actor and the counts.
     const [event] = (await auditEvents(t, 'sessions.revoked_all')).filter((e) => e.target_id === ada.id);
