@@ -53,7 +53,7 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   const keys = createRedisKeys(config.TESSERA_REDIS_PREFIX);
   const epoch = createRedisEpoch(redis);
   const versions = createTenantVersions({ redis, keys, epoch });
-  const revocations = createRevocations({ db, redis, keys, epoch });
+  const revocations = createRevocations({ db, redis, keys, epoch, versions });
   const services = createServices({ db, redis, keys, versions, revocations });
   const { audit, change } = services;
   return {

@@ -57,9 +57,8 @@ export function createSessionService(deps: {
     return { sessions: members.filter((k) => k.includes(':Session:')).length, grants: members.filter((k) => k.includes(':Grant:')).length };
   }
 
-  /** Everything after the revocation time is committed: mirror, announce, purge. */
+  /** Everything after the revocation time is committed (and mirrored): announce, purge. */
   async function afterRevocation(tenantId: string, userId: string, at: Date): Promise<PurgeCounts> {
-    await revocations.mirror(tenantId, userId, at);
     await feed.publish(tenantId, userId, at);
     return purger.all(userId);
   }

@@ -4,6 +4,7 @@ import { findRevocation, upsertRevocation } from '../queries/revocations.ts';
 import { memoPerRequest } from '../runtime/requestContext.ts';
 import type { RedisKeys } from './keys.ts';
 import type { RedisEpoch } from '../cache/redisEpoch.ts';
+import { VersionedCache, type TenantVersions } from '../cache/tenantVersions.ts';
 
 /**
  * Revocation times per subject: durable in Postgres, mirrored in Redis for the
@@ -14,7 +15,7 @@ import type { RedisEpoch } from '../cache/redisEpoch.ts';
 export interface Revocations {
   /** Epoch seconds before which the subject's tokens are refused, or 0. */
   revokedAt(tenantId: string, subject: string): Promise<number>;
-  /** Records a revocation inside the caller's transaction; call `mirror` after commit. */
+  /** Records a revocation inside the caller's transaction (Postgres, and the Redis mirror before commit). */
   record(tx: Tx, tenantId: string, subject: string, at: Date): Promise<void>;
   mirror(tenantId: string, subject: string, at: Date): Promise<void>;
 }
@@ -28,30 +29,46 @@ function parse(value: string | null, server: string): number | undefined {
   return written === server && seconds !== undefined ? Number(seconds) : undefined;
 }
 
-export function createRevocations(deps: { db: Database; redis: Redis; keys: RedisKeys; epoch: RedisEpoch }): Revocations {
-  const { db, redis, keys, epoch } = deps;
+export function createRevocations(deps: { db: Database; redis: Redis; keys: RedisKeys; epoch: RedisEpoch; versions: TenantVersions }): Revocations {
+  const { db, redis, keys, epoch, versions } = deps;
+  // Revocations are tenant changes (they bump the tenant version), so a per-process copy stamped with
+  // the version is exact and spares the token path a Redis read per request.
+  const cache = new VersionedCache<number>(50_000);
   return {
-    revokedAt(tenantId, subject) {
-      return memoPerRequest(`revoked:${tenantId}:${subject}`, async () => {
-        const key = keys.revokedAt(tenantId, subject);
-        const [server, mirrored] = await Promise.all([epoch.current(), redis.get(key)]);
-        const trusted = parse(mirrored, server);
-        if (trusted !== undefined) return trusted;
-        // Missing, or written before a restart or failover that may have lost a newer value.
-        if (mirrored !== null) await redis.del(key);
-        const at = await findRevocation(db, tenantId, subject);
-        const seconds = at ? Math.floor(at.getTime() / 1000) : 0;
-        // NX: never overwrite a newer value a concurrent revoke mirrored after our read.
-        await redis.set(key, `${server} ${seconds}`, 'EX', MIRROR_TTL, 'NX');
-        return parse(await redis.get(key), server) ?? seconds;
-      });
+    async revokedAt(tenantId, subject) {
+      const version = await versions.current(tenantId);
+      const cacheKey = `${tenantId}:${subject}`;
+      const hit = cache.get(cacheKey, version);
+      if (hit !== undefined) return hit;
+      const value = await readMirror(tenantId, subject);
+      cache.set(cacheKey, version, value);
+      return value;
     },
     async record(tx, tenantId, subject, at) {
       await upsertRevocation(tx, tenantId, subject, at);
+      // Mirrored before commit, so no process can cache an older value once the post-commit version bump
+      // is visible. If the commit then fails, the mirror errs on the side of refusing.
+      await this.mirror(tenantId, subject, at);
     },
     async mirror(tenantId, subject, at) {
       const server = await epoch.current();
       await redis.set(keys.revokedAt(tenantId, subject), `${server} ${Math.floor(at.getTime() / 1000)}`, 'EX', MIRROR_TTL);
     },
   };
+
+  function readMirror(tenantId: string, subject: string): Promise<number> {
+    return memoPerRequest(`revoked:${tenantId}:${subject}`, async () => {
+      const key = keys.revokedAt(tenantId, subject);
+      const [server, mirrored] = await Promise.all([epoch.current(), redis.get(key)]);
+      const trusted = parse(mirrored, server);
+      if (trusted !== undefined) return trusted;
+      // Missing, or written before a restart or failover that may have lost a newer value.
+      if (mirrored !== null) await redis.del(key);
+      const at = await findRevocation(db, tenantId, subject);
+      const seconds = at ? Math.floor(at.getTime() / 1000) : 0;
+      // NX: never overwrite a newer value a concurrent revoke mirrored after our read.
+      await redis.set(key, `${server} ${seconds}`, 'EX', MIRROR_TTL, 'NX');
+      return parse(await redis.get(key), server) ?? seconds;
+    });
+  }
 }
