@@ -1,7 +1,8 @@
 import { ConfigError, loadConfig } from './config/index.ts';
 import { createLogger } from './log/index.ts';
 import { RedisUnavailableError } from './app/redis.ts';
-import { createServer } from './app/index.ts';
+import { createCore, createServer } from './app/index.ts';
+import { startJobWorkers } from './app/workers.ts';
 
 const MODES = new Set(['all', 'serve', 'worker']);
 
@@ -14,20 +15,41 @@ async function main(): Promise<void> {
   }
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL);
-  // Workers arrive with the jobs issue; until then every mode serves HTTP except a pure worker.
   if (mode === 'worker') {
-    logger.info('no background jobs are defined in this version; worker mode idles until SIGTERM');
-    await new Promise<void>((resolve) => process.once('SIGTERM', resolve).once('SIGINT', resolve));
+    const core = await createCore(config, logger);
+    const workers = startJobWorkers(core);
+    process.stdout.write('Tessera workers are running\n');
+    const stop = async (signal: string) => {
+      logger.info({ signal }, 'shutting down workers');
+      // Active jobs finish (or reach a checkpoint) before the process exits.
+      try {
+        await workers.close();
+        await core.close();
+        process.exit(0);
+      } catch (err) {
+        logger.error({ err }, 'error during shutdown');
+        process.exit(1);
+      }
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
     return;
   }
   const tessera = await createServer(config, { logger });
   const { url } = await tessera.listen();
+  const workers = mode === 'all' ? startJobWorkers(tessera.core) : undefined;
   logger.info({ issuer: config.issuer, listening: url, mode }, 'tessera started');
   process.stdout.write(`Tessera is listening on port ${config.PORT}; issuer ${config.issuer}\n`);
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    await tessera.close();
-    process.exit(0);
+    // HTTP stops accepting and drains, workers finish their active jobs, then connections close.
+    try {
+      await Promise.all([tessera.close(), workers?.close()]);
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'error during shutdown');
+      process.exit(1);
+    }
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));

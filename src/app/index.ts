@@ -12,6 +12,7 @@ import { createRedisEpoch } from '../cache/redisEpoch.ts';
 import { createRedisKeys } from '../sessions/keys.ts';
 import { createEntitlementLoader, type EntitlementCacheStats } from '../entitlements/loader.ts';
 import { createServices } from './services.ts';
+import { createProducers } from '../jobs/queues.ts';
 import { createRevocations } from '../sessions/revocations.ts';
 import { apiRouter } from '../http/routes/api/index.ts';
 import { publicJwks } from '../http/api/principal.ts';
@@ -54,7 +55,8 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   const epoch = createRedisEpoch(redis);
   const versions = createTenantVersions({ redis, keys, epoch });
   const revocations = createRevocations({ db, redis, keys, epoch, versions });
-  const services = createServices({ db, redis, keys, versions, revocations });
+  const producers = createProducers({ url: config.REDIS_URL, prefix: keys.bullPrefix() });
+  const services = createServices({ db, redis, keys, versions, revocations, producers });
   const { audit, change } = services;
   return {
     config,
@@ -68,7 +70,9 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
     audit,
     change,
     services,
+    producers,
     async close() {
+      await producers.close().catch(() => undefined);
       await dbh.close().catch(() => undefined);
       redis.disconnect();
     },
@@ -101,6 +105,27 @@ export interface Server_ {
   bootstrap: BootstrapResult | undefined;
   listen(port?: number, host?: string): Promise<{ server: Server; url: string }>;
   close(): Promise<void>;
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any handler runs (headers or URL
+ * too large, malformed request line) still get a problem+json answer.
+ */
+function answerMalformedRequest(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify({
+    type: `https://tessera.dev/problems/${tooLarge ? 'headers_too_large' : 'bad_request'}`,
+    title: tooLarge ? 'headers too large' : 'bad request',
+    status,
+    code: tooLarge ? 'headers_too_large' : 'bad_request',
+    detail: tooLarge ? 'the request line or headers are too large' : 'the request could not be parsed',
+  });
+  socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /** Composition root for the HTTP side: builds every object once and wires it. */
@@ -209,6 +234,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       bootstrap,
       async listen(port = config.PORT, host = config.HOST) {
         server = createHttpServer(handler).listen(port, host);
+        server.on('clientError', answerMalformedRequest);
         await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
         const address = server.address();
         const actual = typeof address === 'object' && address ? address.port : port;

@@ -2,6 +2,8 @@ import type { Database } from '../db/client.ts';
 import type { TenantVersions } from '../cache/tenantVersions.ts';
 import type { Revocations } from '../sessions/revocations.ts';
 import type { Redis } from 'ioredis';
+import type { Producers } from '../jobs/queues.ts';
+import { createJobService } from '../services/jobs.ts';
 import type { RedisKeys } from '../sessions/keys.ts';
 import { createFeedPublisher } from '../sessions/feed.ts';
 import { createPurger } from '../sessions/purge.ts';
@@ -16,13 +18,15 @@ import { createTenantService } from '../services/tenants.ts';
 import { createUserService } from '../services/users.ts';
 
 /** Builds the business services once; everything that changes data goes through them. */
-export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations }) {
+export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: Producers }) {
   const audit: AuditLog = createAuditLog();
   const change: TenantChange = createTenantChange({ db: deps.db, versions: deps.versions });
   const roles = createRoleService({ change, audit });
   const feed = createFeedPublisher({ redis: deps.redis, keys: deps.keys });
   const sessions = createSessionService({ redis: deps.redis, keys: deps.keys, purger: createPurger(deps), revocations: deps.revocations, feed, change, audit });
+  const jobs = createJobService({ db: deps.db, producers: deps.producers });
   return {
+    jobs,
     audit,
     change,
     roles,

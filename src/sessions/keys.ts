@@ -30,6 +30,8 @@ export function createRedisKeys(prefix: string) {
     invalidationChannel: () => `${p}invalidate`,
     /** A stored response for an Idempotency-Key, per tenant and actor. */
     idempotency: (tenantId: string, actor: string, key: string) => `${p}idem:${tenantId}:${actor}:${key}`,
+    /** BullMQ's own key prefix: every queue key lives under `${p}bull:`. */
+    bullPrefix: () => `${p}bull`,
     /** Fixed-window counter for the login rate limit. */
     rateLimit: (scope: 'ip' | 'account', id: string, window: number) => `${p}ratelimit:login:${scope}:${id}:${window}`,
   };

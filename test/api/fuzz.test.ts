@@ -65,3 +65,12 @@ describe('admin API under property-based input (CHECKLIST 26)', () => {
     );
   }, 120_000);
 });
+
+describe('requests the HTTP parser refuses', () => {
+  it('an oversized URL gets 431 problem+json, not a bare parser answer', async () => {
+    const res = await fetch(`${t.issuer}/api/v1/users?query=${'a'.repeat(20_000)}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await res.json()) as { code: string }).code).toBe('headers_too_large');
+  });
+});

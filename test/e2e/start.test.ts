@@ -54,14 +54,14 @@ describe('npm start on a fresh checkout (no DATABASE_URL)', () => {
     expect(((await token.json()) as { scope: string }).scope).toContain('tenant:transfer_ownership');
 
     first.child.kill('SIGTERM');
-    expect(await first.exited).toBe(0);
+    expect(await first.exited, first.errors()).toBe(0);
 
     // A second start on the same data does not bootstrap again, so credentials are never printed twice.
     const second = start(env);
     await second.until('Tessera is listening');
     expect(second.output()).not.toContain('Client secret:');
     second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    expect(await second.exited, second.errors()).toBe(0);
   }, 90_000);
 
   it('stops with a message naming a bad variable', async () => {

@@ -21,6 +21,9 @@ import { capabilityRoutes } from './capabilities.ts';
 import { groupRoutes } from './groups.ts';
 import { revocationRoutes } from './revocations.ts';
 import { roleRoutes } from './roles.ts';
+import { jobRoutes } from './jobs.ts';
+import { bulkRoutes } from './bulk.ts';
+import { exportRoutes } from './exports.ts';
 import { sessionRoutes } from './sessions.ts';
 import { userRoutes } from './users.ts';
 
@@ -50,6 +53,9 @@ export function apiRoutes(deps: ApiDeps): RouteDef[] {
     ...applicationRoutes({ services }),
     ...brandingRoutes({ services }),
     ...auditRoutes({ services }),
+    ...jobRoutes({ jobs: services.jobs }),
+    ...bulkRoutes({ services }),
+    ...exportRoutes({ services }),
   ];
 }
 

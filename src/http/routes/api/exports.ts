@@ -1,0 +1,7 @@
+import type { Services } from '../../../app/services.ts';
+import type { RouteDef } from '../../api/route.ts';
+
+// Placeholder until this resource's routes are written.
+export function exportRoutes(_deps: { services: Services }): RouteDef[] {
+  return [];
+}

@@ -1,0 +1,39 @@
+import { Worker, type Job, type Processor } from 'bullmq';
+import type { Logger } from '../../log/index.ts';
+import { bullConnection, type PayloadOf, type QueueName } from '../queues.ts';
+
+export type ProcessorMap = { [N in QueueName]?: { processor: Processor<PayloadOf[N]>; concurrency?: number } };
+
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Stops taking jobs and waits for the active ones to finish (graceful shutdown). */
+  close(): Promise<void>;
+}
+
+/** Starts one BullMQ worker per queue that has a processor. */
+export function startWorkers(deps: { url: string; prefix: string; logger: Logger; processors: ProcessorMap }): RunningWorkers {
+  const workers: Worker[] = [];
+  const connections: ReturnType<typeof bullConnection>[] = [];
+  for (const [name, entry] of Object.entries(deps.processors) as [QueueName, { processor: Processor; concurrency?: number }][]) {
+    const connection = bullConnection(deps.url, 'worker');
+    connections.push(connection);
+    const worker = new Worker(name, entry.processor, {
+      connection,
+      prefix: deps.prefix,
+      concurrency: entry.concurrency ?? 1,
+      // A worker killed mid-job leaves a lock; after it expires the job is retried elsewhere.
+      lockDuration: 30_000,
+      stalledInterval: 15_000,
+    });
+    worker.on('failed', (job: Job | undefined, err) => deps.logger.warn({ queue: name, job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
+    worker.on('error', (err) => deps.logger.warn({ queue: name, err: err.message }, 'worker error'));
+    workers.push(worker);
+  }
+  return {
+    workers,
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      for (const c of connections) c.disconnect();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import type { Database, Tx } from '../db/client.ts';
+import { notFound, unavailable } from '../errors/index.ts';
+import { isBackingServiceError } from '../errors/backing.ts';
+import type { Producers, QueueName } from '../jobs/queues.ts';
+import { findJob, findTenantJob, insertJob, updateJob, type JobRow } from '../queries/jobs.ts';
+import type { Actor } from './audit.ts';
+
+export type JobType = JobRow['type'];
+
+/** The API shape of a job. */
+export interface JobView {
+  id: string;
+  type: JobType;
+  status: JobRow['status'];
+  progress: { done: number; total: number };
+  result: unknown;
+  error: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export const jobView = (j: JobRow): JobView => ({
+  id: j.id,
+  type: j.type,
+  status: j.status,
+  progress: { done: j.progressDone, total: j.progressTotal },
+  result: j.result ?? null,
+  error: j.error,
+  created_at: j.createdAt.toISOString(),
+  finished_at: j.finishedAt?.toISOString() ?? null,
+});
+
+const QUEUE_OF: Record<JobType, QueueName> = { bulk_role_assignment: 'bulk-role-assignments', audit_export: 'audit-exports' };
+
+/**
+ * Durable job records and their queueing. A job is written to Postgres first
+ * (its id is also the BullMQ job id, so a re-enqueue is deduplicated), then
+ * queued; if Redis can't take it, the row is marked failed and the caller
+ * gets 503, so nothing is left waiting that will never run.
+ */
+export function createJobService(deps: { db: Database; producers: Producers }) {
+  const { db, producers } = deps;
+  return {
+    async submit(input: { tenantId: string; type: JobType; actor: Actor; input: unknown; total: number }, inTx?: (tx: Tx, job: JobRow) => Promise<void>): Promise<JobView> {
+      const id = randomUUID();
+      const job = await db.transaction(async (tx) => {
+        const row = await insertJob(tx, { id, tenantId: input.tenantId, type: input.type, actorType: input.actor.type, actorId: input.actor.id, input: input.input as object, progressTotal: input.total });
+        await inTx?.(tx, row);
+        return row;
+      });
+      try {
+        await producers.add(QUEUE_OF[input.type], { jobId: id, tenantId: input.tenantId }, { jobId: id });
+      } catch (err) {
+        await updateJob(db, id, { status: 'failed', error: 'the job queue was unavailable; nothing was changed', finishedAt: new Date() }).catch(() => undefined);
+        if (isBackingServiceError(err) || (err as Error).message?.includes('writeable')) throw unavailable('the job queue is unavailable, retry shortly');
+        throw err;
+      }
+      return jobView(job);
+    },
+
+    async get(tenantId: string, id: string): Promise<JobView> {
+      const job = await findTenantJob(db, tenantId, id);
+      if (!job) throw notFound('job');
+      return jobView(job);
+    },
+
+    /** For workers: the full row, including the input. */
+    load: (id: string) => findJob(db, id),
+    progress: (id: string, done: number, total?: number) => updateJob(db, id, { status: 'running', progressDone: done, ...(total !== undefined ? { progressTotal: total } : {}) }),
+    complete: (id: string, result: unknown, done?: number) => updateJob(db, id, { status: 'completed', result: result as object, finishedAt: new Date(), ...(done !== undefined ? { progressDone: done } : {}) }),
+    fail: (id: string, error: string, result?: unknown) => updateJob(db, id, { status: 'failed', error, finishedAt: new Date(), ...(result !== undefined ? { result: result as object } : {}) }),
+  };
+}
+
+export type JobService = ReturnType<typeof createJobService>;
