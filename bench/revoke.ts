@@ -28,7 +28,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,7 @@ import { createServer, type Server_ } from '../src/app/index.ts';
 import { SYSTEM_ACTOR } from '../src/services/audit.ts';
 import { REDIRECT_URI } from '../test/support/oidc.ts';
 import { freePort } from '../test/support/tessera.ts';
-import { basic, DATABASE_URL, DB_NAME, deletePrefix, percentile, recreateDatabase, REDIS_URL } from './lib/harness.ts';
+import { basic, DATABASE_URL, DB_NAME, deletePrefix, percentile, recreateDatabase, REDIS_URL, httpRequest } from './lib/harness.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SESSIONS = Number(process.env.BENCH_REVOKE_SESSIONS ?? 1_000);
@@ -82,29 +82,7 @@ interface RoundResult {
 
 const agent = new Agent({ keepAlive: true, maxSockets: VERIFY_CONCURRENCY });
 
-function http(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        agent,
-        host: '127.0.0.1',
-        port,
-        method,
-        path,
-        headers: { accept: 'application/json', ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const http = (port: number, method: string, path: string, headers: Record<string, string>, body?: string) => httpRequest(agent, port, method, path, headers, body);
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };

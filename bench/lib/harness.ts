@@ -83,21 +83,17 @@ export interface Sample {
   firstError?: string;
 }
 
-export function post(agent: Agent, t: Target, body: string): Promise<{ status: number; text: string }> {
+/** One HTTP request on loopback through `agent`, answered with its status and body text. */
+export function httpRequest(agent: Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
         agent,
         host: '127.0.0.1',
-        port: t.port,
-        method: 'POST',
-        path: '/token',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'content-length': Buffer.byteLength(body),
-          authorization: t.authorization,
-          accept: 'application/json',
-        },
+        port,
+        method,
+        path,
+        headers: { accept: 'application/json', ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
       },
       (res) => {
         let text = '';
@@ -110,6 +106,11 @@ export function post(agent: Agent, t: Target, body: string): Promise<{ status: n
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** A token request for a load target. */
+export function post(agent: Agent, t: Target, body: string): Promise<{ status: number; text: string }> {
+  return httpRequest(agent, t.port, 'POST', '/token', { 'content-type': 'application/x-www-form-urlencoded', authorization: t.authorization }, body);
 }
 
 /** CONCURRENCY workers, each with its own keep-alive socket, loop until `durationMs` has passed. */
