@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   }
   const tessera = await createServer(config, { logger });
   const { url } = await tessera.listen();
-  const workers = mode === 'all' ? startJobWorkers(tessera.core) : undefined;
+  const workers = mode === 'all' ? startJobWorkers(tessera.core, { registry: tessera.registry }) : undefined;
   logger.info({ issuer: config.issuer, listening: url, mode }, 'tessera started');
   process.stdout.write(`Tessera is listening on port ${config.PORT}; issuer ${config.issuer}\n`);
   const stop = async (signal: string) => {

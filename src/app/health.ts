@@ -13,12 +13,24 @@ export interface HealthMonitor {
   stop(): void;
 }
 
+const TIMEOUT = Symbol('probe timeout');
+
 export function createHealthMonitor(probes: Record<string, () => Promise<void>>, opts: { intervalMs?: number; timeoutMs?: number } = {}): HealthMonitor {
   const state = new Map(Object.keys(probes).map((n) => [n, true]));
-  const timeout = opts.timeoutMs ?? 1_000;
+  const slow = new Map(Object.keys(probes).map((n) => [n, 0]));
+  const timeout = opts.timeoutMs ?? 1_500;
   const probe = async (name: string, fn: () => Promise<void>) => {
     try {
-      await Promise.race([fn(), new Promise((_, reject) => setTimeout(() => reject(new Error('probe timeout')), timeout).unref())]);
+      const outcome = await Promise.race([fn(), new Promise<typeof TIMEOUT>((resolve) => setTimeout(() => resolve(TIMEOUT), timeout).unref())]);
+      if (outcome === TIMEOUT) {
+        // A refused connection closes the gate at once; a slow answer (a busy event loop, embedded
+        // PGlite under load) only when it happens twice in a row.
+        const count = (slow.get(name) ?? 0) + 1;
+        slow.set(name, count);
+        if (count >= 2) state.set(name, false);
+        return;
+      }
+      slow.set(name, 0);
       state.set(name, true);
     } catch {
       state.set(name, false);
@@ -42,4 +54,21 @@ export function createHealthMonitor(probes: Record<string, () => Promise<void>>,
     check,
     stop: () => clearInterval(timer),
   };
+}
+
+/** Wraps probes so each failure is reported (to a metric) before it propagates. */
+export function countFailures(probes: Record<string, () => Promise<void>>, onFailure: (name: string) => void): Record<string, () => Promise<void>> {
+  return Object.fromEntries(
+    Object.entries(probes).map(([name, probe]) => [
+      name,
+      async () => {
+        try {
+          await probe();
+        } catch (err) {
+          onFailure(name);
+          throw err;
+        }
+      },
+    ]),
+  );
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import Provider from 'oidc-provider';
@@ -12,7 +12,9 @@ import { createRedisEpoch } from '../cache/redisEpoch.ts';
 import { createRedisKeys } from '../sessions/keys.ts';
 import { createEntitlementLoader, type EntitlementCacheStats } from '../entitlements/loader.ts';
 import { createServices } from './services.ts';
+import { auditExportConfig } from '../services/auditExports/index.ts';
 import { createProducers } from '../jobs/queues.ts';
+import { registerJobGauge } from '../jobs/metrics.ts';
 import { createRevocations } from '../sessions/revocations.ts';
 import { apiRouter } from '../http/routes/api/index.ts';
 import { publicJwks } from '../http/api/principal.ts';
@@ -34,7 +36,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { healthRoutes } from '../http/routes/health.ts';
 import { interactionRoutes } from '../http/routes/interaction.ts';
 import { connectRedis, createRedis } from './redis.ts';
-import { createHealthMonitor } from './health.ts';
+import { countFailures, createHealthMonitor } from './health.ts';
 
 /** Everything the data layer needs, shared by the server, the CLI and tests. */
 export async function createCore(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)) {
@@ -56,7 +58,7 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   const versions = createTenantVersions({ redis, keys, epoch });
   const revocations = createRevocations({ db, redis, keys, epoch, versions });
   const producers = createProducers({ url: config.REDIS_URL, prefix: keys.bullPrefix() });
-  const services = createServices({ db, redis, keys, versions, revocations, producers });
+  const services = createServices({ db, redis, keys, versions, revocations, producers, logger, exports: { driver: dbh.driver, config: auditExportConfig(config) } });
   const { audit, change } = services;
   return {
     config,
@@ -144,7 +146,14 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
 
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    const probes = { postgres: () => core.dbh.ping(), redis: async () => void (await redis.ping()) };
+    registerJobGauge(registry, core.producers);
+    const backingErrors = new Counter({
+      name: 'tessera_backing_errors_total',
+      help: 'Failed reachability checks of Postgres and Redis (probed every second and after each request that hit a backing-service error)',
+      labelNames: ['service'] as const,
+      registers: [registry],
+    });
+    const probes = countFailures({ postgres: () => core.dbh.ping(), redis: async () => void (await redis.ping()) }, (service) => backingErrors.inc({ service }));
     const health = createHealthMonitor(probes);
     const onError = (err: unknown) => {
       logger.warn({ err: (err as Error)?.message }, 'backing service error during OIDC request');

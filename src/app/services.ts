@@ -16,12 +16,16 @@ import { createGroupService } from '../services/groups.ts';
 import { createRoleService } from '../services/roles.ts';
 import { createTenantService } from '../services/tenants.ts';
 import { createUserService } from '../services/users.ts';
+import { createExpiryService } from '../services/expiry.ts';
+import { createExpiryScheduler } from '../jobs/expiry.ts';
+import type { Logger } from '../log/index.ts';
+import { createAuditExportService, type AuditExportConfig } from '../services/auditExports/index.ts';
 
 /** Builds the business services once; everything that changes data goes through them. */
-export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: Producers }) {
+export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: Producers; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig } }) {
   const audit: AuditLog = createAuditLog();
   const change: TenantChange = createTenantChange({ db: deps.db, versions: deps.versions });
-  const roles = createRoleService({ change, audit });
+  const roles = createRoleService({ change, audit, scheduleExpiry: createExpiryScheduler({ producers: deps.producers, logger: deps.logger }) });
   const feed = createFeedPublisher({ redis: deps.redis, keys: deps.keys });
   const sessions = createSessionService({ redis: deps.redis, keys: deps.keys, purger: createPurger(deps), revocations: deps.revocations, feed, change, audit });
   const jobs = createJobService({ db: deps.db, producers: deps.producers });
@@ -36,6 +40,8 @@ export function createServices(deps: { db: Database; redis: Redis; keys: RedisKe
     groups: createGroupService({ db: deps.db, change, audit, roles }),
     tenants: createTenantService({ change, audit }),
     auditEvents: createAuditEventService({ change }),
+    auditExports: createAuditExportService({ db: deps.db, audit, jobs, ...deps.exports }),
+    expiry: createExpiryService({ change, audit }),
   };
 }
 

@@ -31,6 +31,12 @@ const schema = z
     TESSERA_LOGIN_MAX_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
     TESSERA_LOGIN_MAX_PER_IP: z.coerce.number().int().min(1).default(100),
     TESSERA_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+    /** How long a worker's job lock lasts; a killed worker's job is retried after it lapses (stalled checks run every half of it). */
+    TESSERA_JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+    /** Where finished audit exports are written; defaults to `<TESSERA_DATA_DIR>/exports`. */
+    TESSERA_EXPORT_DIR: optionalString,
+    /** How long an audit export can be downloaded before its file is deleted. */
+    TESSERA_EXPORT_TTL_HOURS: z.coerce.number().positive().max(8_760).default(168),
     TESSERA_TRUST_PROXY: z
       .enum(['true', 'false'])
       .default('false')

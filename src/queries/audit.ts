@@ -49,7 +49,8 @@ export interface AuditFilter {
   until?: Date | undefined;
 }
 
-function filterConditions(f: AuditFilter): (SQL | undefined)[] {
+/** The WHERE terms of a filter, every value bound as a parameter. */
+export function filterConditions(f: AuditFilter): (SQL | undefined)[] {
   return [
     f.action === undefined ? undefined : f.actionPrefix ? sql`starts_with(${auditEvents.action}, ${f.action})` : eq(auditEvents.action, f.action),
     f.actorType === undefined ? undefined : eq(auditEvents.actorType, f.actorType),

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { jobs } from '../db/schema/index.ts';
 
@@ -25,4 +25,13 @@ export async function findTenantJob(db: Executor, tenantId: string, id: string):
 
 export async function updateJob(db: Executor, id: string, patch: Partial<Pick<JobRow, 'status' | 'progressDone' | 'progressTotal' | 'result' | 'error' | 'finishedAt'>>): Promise<void> {
   await db.update(jobs).set({ ...patch, updatedAt: sql`now()` }).where(eq(jobs.id, id));
+}
+
+/** Unfinished jobs whose row has not moved for `staleSeconds`: candidates for a lost queue entry. */
+export async function findStaleJobs(db: Executor, staleSeconds: number, limit = 500): Promise<Pick<JobRow, 'id' | 'tenantId' | 'type'>[]> {
+  return db
+    .select({ id: jobs.id, tenantId: jobs.tenantId, type: jobs.type })
+    .from(jobs)
+    .where(and(inArray(jobs.status, ['queued', 'running']), lt(jobs.updatedAt, sql`now() - make_interval(secs => ${staleSeconds})`)))
+    .limit(limit);
 }

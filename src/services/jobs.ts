@@ -31,7 +31,7 @@ export const jobView = (j: JobRow): JobView => ({
   finished_at: j.finishedAt?.toISOString() ?? null,
 });
 
-const QUEUE_OF: Record<JobType, QueueName> = { bulk_role_assignment: 'bulk-role-assignments', audit_export: 'audit-exports' };
+export const QUEUE_OF: Record<JobType, QueueName> = { bulk_role_assignment: 'bulk-role-assignments', audit_export: 'audit-exports' };
 
 /**
  * Durable job records and their queueing. A job is written to Postgres first

@@ -17,6 +17,7 @@ import {
 } from '../queries/roles.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { TenantChange } from './change.ts';
+import type { ScheduleExpiry } from '../jobs/expiry.ts';
 import { createAssignmentCore, type Assignee, type AssigneeSet, type AssignmentResult } from './assignments.ts';
 
 export { OWNER, type Assignee, type AssigneeSet, type AssignmentResult } from './assignments.ts';
@@ -125,9 +126,17 @@ const isUniqueViolation = (e: unknown): boolean => {
 };
 
 /** Roles and assignments (SPEC §4, §5): every rule the admin API promises lives here. */
-export function createRoleService(deps: { change: TenantChange; audit: AuditLog }) {
+export function createRoleService(deps: { change: TenantChange; audit: AuditLog; scheduleExpiry?: ScheduleExpiry }) {
   const { change, audit } = deps;
   const { requireAssignees, assertOwnersRemain, applyAssign, applyUnassign } = createAssignmentCore({ audit });
+
+  /** After commit: one delayed removal per assignment whose expiry was set or changed (SPEC §5). */
+  async function scheduleExpiries(tenantId: string, roleId: string, changed: AssignmentResult['changed'], expiresAt: Date | null): Promise<void> {
+    const schedule = deps.scheduleExpiry;
+    if (!expiresAt || !schedule) return;
+    const subjects = [...changed.users.map((id) => ['user', id] as const), ...changed.groups.map((id) => ['group', id] as const), ...changed.clients.map((id) => ['client', id] as const)];
+    await Promise.all(subjects.map(([subject, id]) => schedule(tenantId, subject, id, roleId, expiresAt)));
+  }
 
   async function requireRole(tx: Tx, tenantId: string, slug: string): Promise<RoleRow> {
     const role = await findRoleBySlug(tx, tenantId, slug);
@@ -273,12 +282,14 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog 
     /** Adds assignments; idempotent, and reports what changed and what was already so. */
     async addAssignments(access: Access, slug: string, set: AssigneeSet, expiresAt: Date | null = null): Promise<AssignmentResult> {
       if (expiresAt && expiresAt.getTime() <= Date.now()) throw unprocessable('invalid_expiry', 'expires_at must be in the future');
-      return change(access.tenantId, async (tx) => {
+      const { roleId, result } = await change(access.tenantId, async (tx) => {
         const role = await requireRole(tx, access.tenantId, slug);
         await requireAssignees(tx, access.tenantId, set);
         assertHolds(access, role.capabilities, `assign the role "${role.slug}"`);
-        return applyAssign(tx, access, role, set, expiresAt);
+        return { roleId: role.id, result: await applyAssign(tx, access, role, set, expiresAt) };
       });
+      await scheduleExpiries(access.tenantId, roleId, result.changed, expiresAt);
+      return result;
     },
 
     /** Removes assignments; idempotent. */

@@ -50,7 +50,7 @@ describe('npm start on a fresh checkout (no DATABASE_URL)', () => {
       headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: 'grant_type=client_credentials',
     });
-    expect(token.status).toBe(200);
+    expect(token.status, `${await token.clone().text()}\n${first.errors()}`).toBe(200);
     expect(((await token.json()) as { scope: string }).scope).toContain('tenant:transfer_ownership');
 
     first.child.kill('SIGTERM');

@@ -1,6 +1,7 @@
 import { Worker, type Job, type Processor } from 'bullmq';
 import type { Logger } from '../../log/index.ts';
 import { bullConnection, type PayloadOf, type QueueName } from '../queues.ts';
+import type { JobCounters } from '../metrics.ts';
 
 export type ProcessorMap = { [N in QueueName]?: { processor: Processor<PayloadOf[N]>; concurrency?: number } };
 
@@ -11,7 +12,7 @@ export interface RunningWorkers {
 }
 
 /** Starts one BullMQ worker per queue that has a processor. */
-export function startWorkers(deps: { url: string; prefix: string; logger: Logger; processors: ProcessorMap }): RunningWorkers {
+export function startWorkers(deps: { url: string; prefix: string; logger: Logger; processors: ProcessorMap; lockDuration?: number; counters?: JobCounters }): RunningWorkers {
   const workers: Worker[] = [];
   const connections: ReturnType<typeof bullConnection>[] = [];
   for (const [name, entry] of Object.entries(deps.processors) as [QueueName, { processor: Processor; concurrency?: number }][]) {
@@ -22,11 +23,13 @@ export function startWorkers(deps: { url: string; prefix: string; logger: Logger
       prefix: deps.prefix,
       concurrency: entry.concurrency ?? 1,
       // A worker killed mid-job leaves a lock; after it expires the job is retried elsewhere.
-      lockDuration: 30_000,
-      stalledInterval: 15_000,
+      lockDuration: deps.lockDuration ?? 30_000,
+      stalledInterval: (deps.lockDuration ?? 30_000) / 2,
     });
     worker.on('failed', (job: Job | undefined, err) => deps.logger.warn({ queue: name, job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
     worker.on('error', (err) => deps.logger.warn({ queue: name, err: err.message }, 'worker error'));
+    worker.on('completed', () => deps.counters?.completed(name));
+    worker.on('failed', () => deps.counters?.failed(name));
     workers.push(worker);
   }
   return {

@@ -4,25 +4,11 @@ import { badRequest } from '../../../errors/index.ts';
 import type { AuditRow } from '../../../queries/audit.ts';
 import { decodeCursor, page, pageQuery } from '../../api/pagination.ts';
 import { route, type RouteDef } from '../../api/route.ts';
+import { auditFilterFields, toAuditFilter } from './auditFilter.ts';
 import { pageOf } from './schemas.ts';
 
-const when = z
-  .union([z.iso.datetime({ offset: true }), z.iso.date()], { message: 'must be an ISO 8601 date or date-time with offset' })
-  .transform((s) => new Date(s));
-const text = z.string().min(1).max(200);
-
 // strictObject: a filter not on this allow-list is a 400, never silently ignored.
-const listQuery = z.strictObject({
-  ...pageQuery,
-  /** Exact action, or a prefix ending in `.*` such as `role.*`. */
-  action: text.optional(),
-  actor_type: z.enum(['user', 'client', 'system']).optional(),
-  actor_id: text.optional(),
-  target_type: text.optional(),
-  target_id: text.optional(),
-  since: when.optional(),
-  until: when.optional(),
-});
+const listQuery = z.strictObject({ ...pageQuery, ...auditFilterFields });
 
 const eventView = z.object({
   id: z.string(),
@@ -77,17 +63,7 @@ export function auditRoutes(deps: { services: Services }): RouteDef[] {
       query: listQuery,
       response: pageOf(eventView),
       handler: async ({ principal, query }) => {
-        const prefix = query.action?.endsWith('.*');
-        const filter = {
-          action: prefix ? query.action!.slice(0, -1) : query.action,
-          actionPrefix: prefix,
-          actorType: query.actor_type,
-          actorId: query.actor_id,
-          targetType: query.target_type,
-          targetId: query.target_id,
-          since: query.since,
-          until: query.until,
-        };
+        const filter = toAuditFilter(query);
         const { rows, limit } = await auditEvents.list(principal.tenantId, filter, { limit: query.limit, beforeSeq: beforeSeq(query.cursor) });
         const p = page(rows, limit, (e) => ({ k: String(e.seq), id: e.id }));
         return { items: p.items.map(view), next_cursor: p.next_cursor };

@@ -1,7 +1,56 @@
+import { z } from 'zod';
 import type { Services } from '../../../app/services.ts';
-import type { RouteDef } from '../../api/route.ts';
+import { BULK_MAX_USERS, createBulkRoleRequests } from '../../../services/bulkRoles.ts';
+import { accessOf } from '../../api/access.ts';
+import { route, type RouteDef } from '../../api/route.ts';
+import { slug, uuid } from './schemas.ts';
 
-// Placeholder until this resource's routes are written.
-export function bulkRoutes(_deps: { services: Services }): RouteDef[] {
-  return [];
+const body = z
+  .strictObject({
+    role: slug,
+    action: z.enum(['add', 'remove']),
+    users: z
+      .array(uuid)
+      .min(1)
+      .max(BULK_MAX_USERS)
+      .refine((ids) => new Set(ids).size === ids.length, 'user ids must be unique')
+      .optional(),
+    filter: z
+      .strictObject({ group: uuid.optional(), role: slug.optional(), status: z.enum(['active', 'suspended']).optional() })
+      .refine((f) => Object.keys(f).length > 0, 'a filter needs at least one of group, role, status')
+      .optional(),
+  })
+  .refine((b) => (b.users === undefined) !== (b.filter === undefined), 'give exactly one of users and filter');
+
+const jobView = z.object({
+  id: z.string(),
+  type: z.enum(['bulk_role_assignment', 'audit_export']),
+  status: z.enum(['queued', 'running', 'completed', 'failed']),
+  progress: z.object({ done: z.number(), total: z.number() }),
+  result: z.unknown(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+  finished_at: z.string().nullable(),
+});
+
+/** 100,000 quoted UUIDs are about 3.9 MB of JSON. */
+const BODY_LIMIT = 5 * 1024 * 1024;
+
+/** Bulk role changes (SPEC §9): validated and queued here, applied by the bulk-role worker. */
+export function bulkRoutes(deps: { services: Services }): RouteDef[] {
+  const requests = createBulkRoleRequests({ change: deps.services.change, jobs: deps.services.jobs });
+  return [
+    route({
+      method: 'post',
+      path: '/bulk/role-assignments',
+      tag: 'jobs',
+      summary: 'Add or remove a role for up to 100,000 users (by ids or a filter) as a job',
+      capabilities: ['users:bulk', 'members:change_roles'],
+      body,
+      bodyLimit: BODY_LIMIT,
+      response: jobView,
+      status: 202,
+      handler: async ({ principal, body }) => requests.submit(await accessOf(principal), body),
+    }),
+  ];
 }

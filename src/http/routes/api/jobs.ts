@@ -13,7 +13,7 @@ function assertMaySee(principal: Principal, job: JobView): void {
   if (!principal.scopes.has(NEEDS[job.type])) throw new AppError(403, 'insufficient_scope', `this job needs ${NEEDS[job.type]}`);
 }
 
-const jobSchema = z.object({
+export const jobSchema = z.object({
   id: z.string(),
   type: z.enum(['bulk_role_assignment', 'audit_export']),
   status: z.enum(['queued', 'running', 'completed', 'failed']),
