@@ -64,8 +64,9 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-export-'));
   const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL, REDIS_URL, TESSERA_REDIS_PREFIX: prefix, TESSERA_EXPORT_DIR: dir, LOG_LEVEL: 'warn' });
   const core = await createCore(config, createLogger('warn'));
-  // BENCH_WORKER_NODE_FLAGS (e.g. --max-semi-space-size=8) tries V8 tuning of the worker; the figures record it.
-  const workerFlags = (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // The worker runs with the flags `npm run worker` uses (a smaller V8 young generation keeps a long
+  // export's RSS flat at no measurable cost); BENCH_WORKER_NODE_FLAGS overrides them, and the figures record it.
+  const workerFlags = (process.env.BENCH_WORKER_NODE_FLAGS ?? '--max-semi-space-size=8').split(' ').filter(Boolean);
   const worker = spawn(process.execPath, [...workerFlags, '--import', 'tsx', 'src/main.ts', 'worker'], {
     env: { ...process.env, DATABASE_URL, REDIS_URL, TESSERA_REDIS_PREFIX: prefix, TESSERA_EXPORT_DIR: dir, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
