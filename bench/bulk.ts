@@ -25,12 +25,13 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
+import { discover, REDIRECT_URI, scopesOf, signIn, verifyAccessToken } from '../test/support/oidc.ts';
 import { createServer, type Server_ } from '../src/app/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { rows } from '../src/db/client.ts';
 import { createLogger } from '../src/log/index.ts';
 import { freePort } from '../test/support/tessera.ts';
-import { basic, DATABASE_URL, DB_NAME, deletePrefix, recreateDatabase, REDIS_URL } from './lib/harness.ts';
+import { basic, DATABASE_URL, DB_NAME, deletePrefix, recreateDatabase, REDIS_URL, workerNodeFlags } from './lib/harness.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const USERS = Number(process.env.BENCH_BULK_USERS ?? 100_000);
@@ -45,7 +46,7 @@ function memoryOf(pid: number): { rss: number; hwm: number } {
 }
 
 async function spawnWorker(prefix: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], {
+  const child = spawn(process.execPath, [...workerNodeFlags(), '--import', 'tsx', 'src/main.ts', 'worker'], {
     env: { ...process.env, DATABASE_URL, REDIS_URL, TESSERA_REDIS_PREFIX: prefix, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -112,7 +113,10 @@ async function main() {
         method,
         headers: { authorization: `Bearer ${token.access_token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
         ...(body ? { body: JSON.stringify(body) } : {}),
-      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> })); // eslint-disable-line @typescript-eslint/no-explicit-any -- API bodies
+      }).then(async (r) => {
+        const text = await r.text();
+        return { status: r.status, body: (text ? JSON.parse(text) : {}) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any -- API bodies
+      });
     for (const name of ['Bench bulk', 'Bench floor']) {
       const res = await api('POST', '/roles', { name, capabilities: ['reports:view'] });
       if (res.status !== 201) throw new Error(`role: ${JSON.stringify(res.body)}`);
@@ -143,7 +147,16 @@ async function main() {
     const chain = await server.core.audit.verifyChain(db, tenantId);
     const sample = ids[Math.floor(ids.length / 2)]!;
     const roles = await api('GET', `/users/${sample}/roles`);
-    const sampleOk = (roles.body.direct as { slug: string }[]).some((r) => r.slug === 'bench-bulk') && (roles.body.capabilities as string[]).includes('reports:view');
+    const sampleRoleOk = (roles.body.direct as { slug: string }[]).some((r) => r.slug === 'bench-bulk') && (roles.body.capabilities as string[]).includes('reports:view');
+    // And a real token for that user carries the role's scope: sign in through the login form.
+    const password = `sample password ${runId}`;
+    await api('POST', `/users/${sample}/password`, { password });
+    const app = await api('POST', '/applications', { name: 'Bench console', type: 'web', first_party: true, redirect_uris: [REDIRECT_URI] });
+    const web = await discover(issuer, app.body.id as string, app.body.client_secret as string);
+    const email = (await api('GET', `/users/${sample}`)).body.email as string;
+    const { tokens } = await signIn(issuer, web, { email, password }, { scope: 'openid reports:view' });
+    const sampleScopes = scopesOf(await verifyAccessToken(issuer, tokens.access_token));
+    const sampleOk = sampleRoleOk && sampleScopes.has('reports:view');
 
     const [floorRole] = await q<{ id: string }>(sql`select id from roles where tenant_id = ${tenantId} and slug = 'bench-floor'`);
     t0 = performance.now();
@@ -167,7 +180,7 @@ async function main() {
     console.log(`\nbulk add of ${USERS} users, POST -> completed: ${seconds.toFixed(2)} s (submit ${(tSubmit / 1000).toFixed(2)} s; target <= ${TARGET_SECONDS} s)`);
     console.log(`audit events of the job: ${events} (expect ${USERS + 1}); chain ${chain.ok ? 'verified' : 'BROKEN'}`);
     console.log(`worker peak RSS: ${hwm.toFixed(0)} MB (VmHWM; sampled max ${peakSampled.toFixed(0)} MB; target < ${TARGET_RSS_MB} MB)`);
-    console.log(`sampled user ${sample} has the role: ${sampleOk}`);
+    console.log(`sampled user ${sample} has the role, and a token from the login form carries reports:view: ${sampleOk}`);
     console.log(`floor (one INSERT ... SELECT ... ON CONFLICT DO NOTHING of ${floorRows.length} rows): ${floorSeconds.toFixed(2)} s; ratio ${(seconds / floorSeconds).toFixed(1)}x`);
     const out = join(HERE, 'results', 'bulk.json');
     mkdirSync(dirname(out), { recursive: true });

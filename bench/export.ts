@@ -34,7 +34,7 @@ import { createLogger } from '../src/log/index.ts';
 import { SYSTEM_ACTOR } from '../src/services/audit.ts';
 import { bootstrapTenant } from '../src/services/bootstrap.ts';
 import { GZIP_LEVEL } from '../src/services/auditExports/writer.ts';
-import { deletePrefix, killChildren, PG_ADMIN_URL, REDIS_URL } from './lib/harness.ts';
+import { deletePrefix, killChildren, PG_ADMIN_URL, REDIS_URL, workerNodeFlags } from './lib/harness.ts';
 
 const EVENTS = Number(process.env.BENCH_EXPORT_EVENTS ?? 1_000_000);
 const TARGET_MS = 15_000;
@@ -66,7 +66,7 @@ async function main() {
   const core = await createCore(config, createLogger('warn'));
   // The worker runs with the flags `npm run worker` uses (a smaller V8 young generation keeps a long
   // export's RSS flat at no measurable cost); BENCH_WORKER_NODE_FLAGS overrides them, and the figures record it.
-  const workerFlags = (process.env.BENCH_WORKER_NODE_FLAGS ?? '--max-semi-space-size=8').split(' ').filter(Boolean);
+  const workerFlags = process.env.BENCH_WORKER_NODE_FLAGS !== undefined ? process.env.BENCH_WORKER_NODE_FLAGS.split(' ').filter(Boolean) : workerNodeFlags();
   const worker = spawn(process.execPath, [...workerFlags, '--import', 'tsx', 'src/main.ts', 'worker'], {
     env: { ...process.env, DATABASE_URL, REDIS_URL, TESSERA_REDIS_PREFIX: prefix, TESSERA_EXPORT_DIR: dir, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -3,6 +3,7 @@
  * keep-alive load loop on node:http, latency statistics, alternating rounds,
  * and database / Redis setup and cleanup.
  */
+import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -228,4 +229,14 @@ export async function measureAlternating<K extends string>(targets: Record<K, Ta
     }
   }
   return Object.fromEntries(names.map((n) => [n, summarise(samples[n])])) as Record<K, Figures>;
+}
+
+/**
+ * The V8 flags `npm run worker` starts workers with, read from package.json so
+ * every bench measures workers exactly as they are deployed.
+ */
+export function workerNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+  const words = pkg.scripts.worker!.split(/\s+/);
+  return words.slice(words.indexOf('node') + 1, words.indexOf('--import')).filter((w) => w.startsWith('--'));
 }
