@@ -32,6 +32,7 @@ export function adminApi(t: TestTessera, token: string) {
     return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
   };
   return {
+    token,
     get: <T = any>(path: string) => call<T>('GET', path),
     post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('POST', path, body ?? {}, headers),
     put: <T = any>(path: string, body?: unknown) => call<T>('PUT', path, body),
