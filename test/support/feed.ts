@@ -1,3 +1,5 @@
+import { readSse } from './sse.ts';
+
 export interface FeedEvent {
   id: string;
   event: string;
@@ -13,19 +15,7 @@ export async function followFeed(issuer: string, token: string, opts: { headers?
   });
   const events: FeedEvent[] = [];
   if (res.ok) {
-    void (async () => {
-      let buffer = '';
-      for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const fields = Object.fromEntries(block.split('\n').filter((l) => l && !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
-          if (fields.data) events.push({ id: fields.id!, event: fields.event!, data: JSON.parse(fields.data) });
-        }
-      }
-    })().catch(() => undefined);
+    readSse(res.body!, (e) => events.push({ id: e.id!, event: e.event!, data: JSON.parse(e.data) })).catch(() => undefined);
   }
   /** Waits for the `n`th event (1-based), failing after `ms`. */
   const nth = async (n: number, ms = 1_000): Promise<FeedEvent> => {

@@ -1,4 +1,5 @@
 import type { AdminApi } from './api.ts';
+import { readSse } from './sse.ts';
 import type { TestTessera } from './tessera.ts';
 
 export interface JobEvent {
@@ -16,18 +17,8 @@ export async function followJob(t: TestTessera, api: AdminApi, jobId: string, ms
   });
   if (res.status !== 200) throw new Error(`job stream answered ${res.status}`);
   const events: JobEvent[] = [];
-  let buffer = '';
   try {
-    for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let end;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const fields = Object.fromEntries(block.split('\n').filter((l) => l && !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
-        if (fields.data) events.push({ event: fields.event!, data: JSON.parse(fields.data) });
-      }
-    }
+    await readSse(res.body!, (e) => events.push({ event: e.event!, data: JSON.parse(e.data) }));
   } finally {
     clearTimeout(timer);
   }
