@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import { spawnTessera } from '../support/process.ts';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ownerApi, type AdminApi } from '../support/api.ts';
 import { REDIS_URL, startTessera, type TestTessera } from '../support/tessera.ts';
@@ -17,27 +18,16 @@ const q = async <T = any>(query: ReturnType<typeof sql>): Promise<T[]> => ((awai
 
 /** `node --import tsx src/main.ts worker` against the test server's database and Redis prefix. */
 async function spawnWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], {
-    env: {
-      PATH: process.env.PATH!,
-      HOME: process.env.HOME ?? '/tmp',
-      LOG_LEVEL: 'warn',
+  const { child } = await spawnTessera(
+    {
       DATABASE_URL: process.env.TESSERA_TEST_DATABASE_URL!,
       REDIS_URL,
       TESSERA_REDIS_PREFIX: t.server.core.config.TESSERA_REDIS_PREFIX,
       TESSERA_JOB_LOCK_MS: LOCK_MS,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    'worker',
+  );
   workers.add(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 30_000;
-  while (!out.includes('Tessera workers are running')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
   return child;
 }
 

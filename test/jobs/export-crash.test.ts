@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnTessera } from '../support/process.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportPath } from '../../src/services/auditExports/run.ts';
 import { ownerApi, serviceToken, type AdminApi } from '../support/api.ts';
@@ -16,11 +17,8 @@ const workers = new Set<ChildProcess>();
 
 /** `src/main.ts worker` as its own OS process, sharing the test server's database, Redis prefix and export folder. */
 async function spawnWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], {
-    env: {
-      PATH: process.env.PATH!,
-      HOME: process.env.HOME ?? '/tmp',
-      LOG_LEVEL: 'warn',
+  const { child } = await spawnTessera(
+    {
       DATABASE_URL: process.env.TESSERA_TEST_DATABASE_URL!,
       REDIS_URL,
       TESSERA_REDIS_PREFIX: t.server.core.config.TESSERA_REDIS_PREFIX,
@@ -29,17 +27,9 @@ async function spawnWorker(): Promise<ChildProcess> {
       // A killed worker's job is retried once its lock lapses; 3 s keeps the test short.
       TESSERA_JOB_LOCK_MS: '3000',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    'worker',
+  );
   workers.add(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 40_000;
-  while (!out.includes('Tessera workers are running')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
   return child;
 }
 

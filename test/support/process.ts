@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 /**
  * Tessera as a separate OS process (`node --import tsx src/main.ts <mode>`),
- * as a second replica would run. Resolves once it prints that it is listening.
+ * as a second replica or a worker would run. Resolves once it says it is ready.
  */
 export async function spawnTessera(env: Record<string, string>, mode = 'serve'): Promise<{ child: ChildProcess; stop(): Promise<void>; output(): string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', mode], {
@@ -12,11 +12,12 @@ export async function spawnTessera(env: Record<string, string>, mode = 'serve'):
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
+  const ready = mode === 'worker' ? 'Tessera workers are running' : 'Tessera is listening';
   const deadline = Date.now() + 40_000;
-  while (!out.includes('Tessera is listening')) {
+  while (!out.includes(ready)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`second Tessera did not start: ${out}`);
+      throw new Error(`Tessera (${mode}) did not start: ${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -3,6 +3,7 @@ import type { Services } from '../../../app/services.ts';
 import { BULK_MAX_USERS, createBulkRoleRequests } from '../../../services/bulkRoles.ts';
 import { accessOf } from '../../api/access.ts';
 import { route, type RouteDef } from '../../api/route.ts';
+import { jobSchema } from './jobs.ts';
 import { slug, uuid } from './schemas.ts';
 
 const body = z
@@ -22,16 +23,6 @@ const body = z
   })
   .refine((b) => (b.users === undefined) !== (b.filter === undefined), 'give exactly one of users and filter');
 
-const jobView = z.object({
-  id: z.string(),
-  type: z.enum(['bulk_role_assignment', 'audit_export']),
-  status: z.enum(['queued', 'running', 'completed', 'failed']),
-  progress: z.object({ done: z.number(), total: z.number() }),
-  result: z.unknown(),
-  error: z.string().nullable(),
-  created_at: z.string(),
-  finished_at: z.string().nullable(),
-});
 
 /** 100,000 quoted UUIDs are about 3.9 MB of JSON. */
 const BODY_LIMIT = 5 * 1024 * 1024;
@@ -48,7 +39,7 @@ export function bulkRoutes(deps: { services: Services }): RouteDef[] {
       capabilities: ['users:bulk', 'members:change_roles'],
       body,
       bodyLimit: BODY_LIMIT,
-      response: jobView,
+      response: jobSchema,
       status: 202,
       handler: async ({ principal, body }) => requests.submit(await accessOf(principal), body),
     }),
