@@ -42,9 +42,11 @@ async function main(): Promise<void> {
   process.stdout.write(`Tessera is listening on port ${config.PORT}; issuer ${config.issuer}\n`);
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    // HTTP stops accepting and drains, workers finish their active jobs, then connections close.
+    // HTTP stops accepting and drains while workers finish their active jobs; only then do the
+    // Postgres and Redis connections they share close.
     try {
-      await Promise.all([tessera.close(), workers?.close()]);
+      await Promise.all([tessera.closeHttp(), workers?.close()]);
+      await tessera.close();
       process.exit(0);
     } catch (err) {
       logger.error({ err }, 'error during shutdown');

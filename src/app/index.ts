@@ -106,6 +106,9 @@ export interface Server_ {
   entitlementStats: EntitlementCacheStats;
   bootstrap: BootstrapResult | undefined;
   listen(port?: number, host?: string): Promise<{ server: Server; url: string }>;
+  /** Stops accepting connections and waits for requests in flight; Postgres and Redis stay open. */
+  closeHttp(): Promise<void>;
+  /** closeHttp, then the core's connections. */
   close(): Promise<void>;
 }
 
@@ -233,6 +236,17 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     });
 
     let server: Server | undefined;
+    const closeHttp = async () => {
+      health.stop();
+      // Open feed streams would otherwise keep server.close waiting forever.
+      await feedHub.close();
+      if (server) {
+        await new Promise<void>((resolve) => {
+          server!.close(() => resolve());
+          server!.closeIdleConnections();
+        });
+      }
+    };
     return {
       core,
       app,
@@ -249,16 +263,9 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
         const actual = typeof address === 'object' && address ? address.port : port;
         return { server, url: `http://127.0.0.1:${actual}` };
       },
+      closeHttp,
       async close() {
-        health.stop();
-        // Open feed streams would otherwise keep server.close waiting forever.
-        await feedHub.close();
-        if (server) {
-          await new Promise<void>((resolve) => {
-            server!.close(() => resolve());
-            server!.closeIdleConnections();
-          });
-        }
+        await closeHttp();
         await core.close();
       },
     };
