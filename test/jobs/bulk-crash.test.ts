@@ -110,3 +110,29 @@ it('a worker SIGKILLed mid-job leaves, after the retry, exactly the state and ev
   expect(assigned).toEqual(new Set([...crashed, ...clean]));
   expect(await t.server.core.audit.verifyChain(t.server.core.db, t.tenantId)).toMatchObject({ ok: true });
 });
+
+it('a worker sent SIGTERM mid-job finishes the job before it exits (graceful shutdown)', { timeout: 90_000 }, async () => {
+  // Only this worker may take the job: stop the ones earlier tests left running.
+  await Promise.all(
+    [...workers].filter((w) => w.exitCode === null && w.signalCode === null).map((w) => new Promise((resolve) => (w.once('exit', resolve), w.kill('SIGKILL')))),
+  );
+  await owner.post('/roles', { name: 'Drain role', capabilities: ['reports:view'] });
+  const users = await seedUsers(USERS);
+  const worker = await spawnWorker();
+  const res = await owner.post('/bulk/role-assignments', { role: 'drain-role', action: 'add', users });
+  expect(res.status).toBe(202);
+  const jobId: string = res.body.id;
+  for (;;) {
+    const row = await jobRow(jobId);
+    if (row.progress_done > 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+  worker.kill('SIGTERM');
+  // The process waits for the active job, so by the time it exits the job is done; no other worker runs.
+  expect(await exited).toBe(0);
+  const row = await jobRow(jobId);
+  expect(row.status).toBe('completed');
+  expect(row.progress_done).toBe(USERS);
+  expect((await children(jobId)).length).toBe(USERS);
+});
