@@ -13,8 +13,8 @@ import pg from 'pg';
 
 export const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 export const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 2_000);
-export const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 4_000);
-export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+export const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2_000);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 export const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const DB_NAME = 'tessera_bench';
 export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${DB_NAME}`;
