@@ -3,8 +3,28 @@ import { createServer as createNetServer } from 'node:net';
 import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { createServer, type Server_ } from '../../src/app/index.ts';
+import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.TESSERA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Removes every key a test server wrote, so runs leave nothing behind in the shared Redis. */
+async function deletePrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // The test's own Redis may already be gone (fault tests stop it); nothing to clean then.
+  } finally {
+    redis.disconnect();
+  }
+}
 
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {
@@ -63,6 +83,9 @@ export async function startTessera(env: Record<string, string> = {}): Promise<Te
     tenantSlug: slug,
     owner: boot.owner,
     admin: boot.client,
-    close: () => server.close(),
+    async close() {
+      await server.close();
+      await deletePrefix(config.REDIS_URL, config.TESSERA_REDIS_PREFIX);
+    },
   };
 }
