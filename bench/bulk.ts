@@ -27,11 +27,10 @@ import { sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { discover, REDIRECT_URI, scopesOf, signIn, verifyAccessToken } from '../test/support/oidc.ts';
 import { createServer, type Server_ } from '../src/app/index.ts';
-import { loadConfig } from '../src/config/index.ts';
 import { rows } from '../src/db/client.ts';
 import { createLogger } from '../src/log/index.ts';
 import { freePort } from '../test/support/tessera.ts';
-import { basic, DATABASE_URL, DB_NAME, deletePrefix, recreateDatabase, REDIS_URL, workerNodeFlags } from './lib/harness.ts';
+import { basic, DATABASE_URL, DB_NAME, deletePrefix, recreateDatabase, REDIS_URL, workerNodeFlags, benchConfig } from './lib/harness.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const USERS = Number(process.env.BENCH_BULK_USERS ?? 100_000);
@@ -71,21 +70,7 @@ async function main() {
   const redis = new Redis(REDIS_URL);
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    TESSERA_ISSUER: issuer,
-    DATABASE_URL,
-    REDIS_URL,
-    TESSERA_REDIS_PREFIX: prefix,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-    TESSERA_BOOTSTRAP_TENANT: slug,
-    TESSERA_BOOTSTRAP_OWNER_EMAIL: `owner@${slug}.test`,
-    TESSERA_BOOTSTRAP_OWNER_PASSWORD: `pw-${randomBytes(12).toString('hex')}`,
-    TESSERA_BOOTSTRAP_CLIENT_ID: clientId,
-    TESSERA_BOOTSTRAP_CLIENT_SECRET: secret,
-  });
+  const config = benchConfig({ port, prefix, slug, clientId: clientId, secret: secret });
   let server: Server_ | undefined;
   let worker: ChildProcess | undefined;
   try {

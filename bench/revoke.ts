@@ -34,13 +34,12 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { SYSTEM_ROLES } from '../src/catalogue/index.ts';
-import { loadConfig } from '../src/config/index.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createServer, type Server_ } from '../src/app/index.ts';
 import { SYSTEM_ACTOR } from '../src/services/audit.ts';
 import { REDIRECT_URI } from '../test/support/oidc.ts';
 import { freePort } from '../test/support/tessera.ts';
-import { basic, DATABASE_URL, DB_NAME, deletePrefix, percentile, recreateDatabase, REDIS_URL, httpRequest } from './lib/harness.ts';
+import { basic, DB_NAME, deletePrefix, percentile, recreateDatabase, REDIS_URL, httpRequest, benchConfig } from './lib/harness.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SESSIONS = Number(process.env.BENCH_REVOKE_SESSIONS ?? 1_000);
@@ -108,23 +107,7 @@ async function main() {
   await recreateDatabase();
   const redis = new Redis(REDIS_URL);
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    TESSERA_ISSUER: issuer,
-    DATABASE_URL,
-    REDIS_URL,
-    TESSERA_REDIS_PREFIX: prefix,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-    TESSERA_SIGNING_ALG: 'ES256',
-    TESSERA_BOOTSTRAP_TENANT: slug,
-    TESSERA_BOOTSTRAP_OWNER_EMAIL: `owner@${slug}.test`,
-    TESSERA_BOOTSTRAP_OWNER_PASSWORD: `pw-${randomBytes(12).toString('hex')}`,
-    TESSERA_BOOTSTRAP_CLIENT_ID: ccClientId,
-    TESSERA_BOOTSTRAP_CLIENT_SECRET: ccSecret,
-  });
+  const config = benchConfig({ port, prefix, slug, clientId: ccClientId, secret: ccSecret });
   let server: Server_ | undefined;
   try {
     server = await createServer(config, { logger: createLogger(config.LOG_LEVEL), printBootstrap: () => undefined });

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from './config/index.ts';
-import { createLogger } from './log/index.ts';
+import { createLogger, type Logger } from './log/index.ts';
 import { RedisUnavailableError } from './app/redis.ts';
 import { createCore, createServer } from './app/index.ts';
 import { startJobWorkers } from './app/workers.ts';
@@ -19,20 +19,11 @@ async function main(): Promise<void> {
     const core = await createCore(config, logger);
     const workers = startJobWorkers(core);
     process.stdout.write('Tessera workers are running\n');
-    const stop = async (signal: string) => {
-      logger.info({ signal }, 'shutting down workers');
-      // Active jobs finish (or reach a checkpoint) before the process exits.
-      try {
-        await workers.close();
-        await core.close();
-        process.exit(0);
-      } catch (err) {
-        logger.error({ err }, 'error during shutdown');
-        process.exit(1);
-      }
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    // Active jobs finish (or reach a checkpoint) before the connections close.
+    onShutdown(logger, async () => {
+      await workers.close();
+      await core.close();
+    });
     return;
   }
   const tessera = await createServer(config, { logger });
@@ -40,13 +31,20 @@ async function main(): Promise<void> {
   const workers = mode === 'all' ? startJobWorkers(tessera.core, { registry: tessera.registry }) : undefined;
   logger.info({ issuer: config.issuer, listening: url, mode }, 'tessera started');
   process.stdout.write(`Tessera is listening on port ${config.PORT}; issuer ${config.issuer}\n`);
+  // HTTP stops accepting and drains while workers finish their active jobs; only then do the
+  // Postgres and Redis connections they share close.
+  onShutdown(logger, async () => {
+    await Promise.all([tessera.closeHttp(), workers?.close()]);
+    await tessera.close();
+  });
+}
+
+/** Runs `close` once on SIGTERM or SIGINT, then exits 0, or 1 if closing failed. */
+function onShutdown(logger: Logger, close: () => Promise<void>): void {
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    // HTTP stops accepting and drains while workers finish their active jobs; only then do the
-    // Postgres and Redis connections they share close.
     try {
-      await Promise.all([tessera.closeHttp(), workers?.close()]);
-      await tessera.close();
+      await close();
       process.exit(0);
     } catch (err) {
       logger.error({ err }, 'error during shutdown');

@@ -3,7 +3,9 @@
  * keep-alive load loop on node:http, latency statistics, alternating rounds,
  * and database / Redis setup and cleanup.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { loadConfig, type Config } from '../../src/config/index.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -239,4 +241,27 @@ export function workerNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
   const words = pkg.scripts.worker!.split(/\s+/);
   return words.slice(words.indexOf('node') + 1, words.indexOf('--import')).filter((w) => w.startsWith('--'));
+}
+
+/**
+ * Configuration of an in-process Tessera for a bench: loopback port, the bench
+ * database, its own Redis prefix, a bootstrapped tenant with known credentials.
+ */
+export function benchConfig(opts: { port: number; prefix: string; slug: string; clientId: string; secret: string }): Config {
+  return loadConfig({
+    NODE_ENV: 'production',
+    PORT: String(opts.port),
+    HOST: '127.0.0.1',
+    TESSERA_ISSUER: `http://127.0.0.1:${opts.port}`,
+    DATABASE_URL,
+    REDIS_URL,
+    TESSERA_REDIS_PREFIX: opts.prefix,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    TESSERA_SIGNING_ALG: 'ES256',
+    TESSERA_BOOTSTRAP_TENANT: opts.slug,
+    TESSERA_BOOTSTRAP_OWNER_EMAIL: `owner@${opts.slug}.test`,
+    TESSERA_BOOTSTRAP_OWNER_PASSWORD: `pw-${randomBytes(12).toString('hex')}`,
+    TESSERA_BOOTSTRAP_CLIENT_ID: opts.clientId,
+    TESSERA_BOOTSTRAP_CLIENT_SECRET: opts.secret,
+  });
 }
