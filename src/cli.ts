@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/index.ts';
+import { ConfigError, loadConfig, SIGNING_ALGS, type SigningAlg } from './config/index.ts';
 import { createLogger } from './log/index.ts';
 import { createCore, type Core } from './app/index.ts';
 import { RedisUnavailableError } from './app/redis.ts';
@@ -8,7 +8,8 @@ import { SYSTEM_ACTOR } from './services/audit.ts';
 import { findTenantBySlug } from './queries/tenants.ts';
 import { findUserByEmail } from './queries/users.ts';
 import { findGroupByName } from './queries/groups.ts';
-import { stageKey } from './services/signingKeys.ts';
+import { describeKeys, KeyRotationError, promoteKey, retireKey, rotationPolicy, stageKey } from './services/signingKeys.ts';
+import { announceKeyChange } from './oidc/keyRing.ts';
 import { insertResourceServer } from './queries/clients.ts';
 
 const HELP = `tessera cli <command> [options]   (npm run cli -- <command> ...)
@@ -28,7 +29,11 @@ const HELP = `tessera cli <command> [options]   (npm run cli -- <command> ...)
   unassign-role --tenant t --role slug (--email e | --group name | --client id)
   suspend-user | reactivate-user --tenant t --email e
   create-resource-server --tenant t --indicator uri --name n [--format jwt|opaque]
+  list-keys                            signing keys with their status and when each may move on
   stage-key [--alg ES256]              publish a new signing key in JWKS without signing with it
+  promote-key --kid k [--force]        make a staged key sign (after TESSERA_KEY_PROPAGATION_SECONDS)
+  retire-key --kid k [--force]         unpublish a key once every token it signed has expired;
+                                       --force skips the wait (a compromised key)
   verify-audit-chain --tenant t        check the tenant's audit hash chain
 `;
 
@@ -55,6 +60,8 @@ const options = {
   indicator: { type: 'string' },
   format: { type: 'string' },
   alg: { type: 'string' },
+  kid: { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -186,9 +193,29 @@ async function run(command: string, v: Values, core: Core): Promise<number> {
       await core.change(tid, (tx) => insertResourceServer(tx, { tenantId: tid, indicator: need(v, 'indicator'), name: need(v, 'name'), accessTokenFormat: format }));
       return 0;
     }
+    case 'list-keys': {
+      print(await describeKeys(core.db, rotationPolicy(core.config)));
+      return 0;
+    }
     case 'stage-key': {
-      const alg = (v.alg ?? core.config.TESSERA_SIGNING_ALG) as 'ES256';
-      print({ kid: await stageKey(core.db, alg), status: 'staged' });
+      const alg = (v.alg ?? core.config.TESSERA_SIGNING_ALG) as SigningAlg;
+      if (!(SIGNING_ALGS as readonly string[]).includes(alg)) throw new UsageError(`--alg must be one of ${SIGNING_ALGS.join(', ')}`);
+      const kid = await stageKey(core.db, alg);
+      await announceKeyChange(core.redis, core.keys.signingKeysChannel());
+      print({ kid, status: 'staged', promotableAfterSeconds: core.config.TESSERA_KEY_PROPAGATION_SECONDS });
+      return 0;
+    }
+    case 'promote-key': {
+      const result = await promoteKey(core.db, need(v, 'kid'), rotationPolicy(core.config), { force: v.force });
+      await announceKeyChange(core.redis, core.keys.signingKeysChannel());
+      print({ kid: result.kid, status: 'active', retiring: result.previous });
+      return 0;
+    }
+    case 'retire-key': {
+      const kid = need(v, 'kid');
+      await retireKey(core.db, kid, rotationPolicy(core.config), { force: v.force });
+      await announceKeyChange(core.redis, core.keys.signingKeysChannel());
+      print({ kid, status: 'retired' });
       return 0;
     }
     case 'verify-audit-chain': {
@@ -220,6 +247,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof KeyRotationError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
     if (err instanceof UsageError || err instanceof ConfigError || err instanceof RedisUnavailableError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(2);

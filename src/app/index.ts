@@ -17,11 +17,10 @@ import { createProducers } from '../jobs/queues.ts';
 import { registerJobGauge } from '../jobs/metrics.ts';
 import { createRevocations } from '../sessions/revocations.ts';
 import { apiRouter } from '../http/routes/api/index.ts';
-import { publicJwks } from '../http/api/principal.ts';
 import { createBrandingLookup } from '../services/branding.ts';
 import { createLoginThrottle } from '../services/loginThrottle.ts';
 import { bootstrapTenant, formatBootstrap, isFirstStart, type BootstrapResult } from '../services/bootstrap.ts';
-import { loadOrCreateKeys } from '../services/signingKeys.ts';
+import { createKeyRing, type KeyRing } from '../oidc/keyRing.ts';
 import { getOrCreateSecret } from '../queries/keys.ts';
 import { createRedisAdapterClass } from '../oidc/redisAdapter.ts';
 import { createClientAdapter, createClientDirectory } from '../oidc/clients.ts';
@@ -30,7 +29,8 @@ import { createResourcePolicy } from '../oidc/resources.ts';
 import { createProvider } from '../oidc/provider.ts';
 import { jwtIntrospection } from '../oidc/introspection.ts';
 import { createFeedHub } from '../sessions/feedHub.ts';
-import { instrumentProvider } from '../oidc/metrics.ts';
+import { createProviderMetrics } from '../oidc/metrics.ts';
+import { createSignInMetrics, registerEntitlementCacheMetric } from './metrics.ts';
 import { createHttpHandler } from '../http/app.ts';
 import { createServer as createHttpServer } from 'node:http';
 import { healthRoutes } from '../http/routes/health.ts';
@@ -101,7 +101,9 @@ export interface Server_ {
   app: Koa;
   /** Tessera's own routers (health, sign-in pages, admin API), for introspection in tests. */
   routers: Router[];
-  provider: Provider;
+  /** The provider serving requests now (rebuilt after each signing-key change). */
+  readonly provider: Provider;
+  keyRing: KeyRing;
   registry: Registry;
   entitlementStats: EntitlementCacheStats;
   bootstrap: BootstrapResult | undefined;
@@ -137,14 +139,16 @@ function answerMalformedRequest(err: NodeJS.ErrnoException, socket: import('node
 export async function createServer(config: Config, opts: { logger?: Logger; printBootstrap?: (text: string) => void } = {}): Promise<Server_> {
   const core = await createCore(config, opts.logger);
   const { db, redis, keys, versions, logger, audit } = core;
+  const closeOnFailure: Array<() => Promise<void>> = [];
   try {
     const bootstrap = await runBootstrap(core);
     if (bootstrap) (opts.printBootstrap ?? ((t) => process.stdout.write(`${t}\n`)))(formatBootstrap(config.issuer, bootstrap));
 
-    const [keySet, cookieSecret] = await Promise.all([
-      loadOrCreateKeys(db, config.TESSERA_SIGNING_ALG),
+    const [keyRing, cookieSecret] = await Promise.all([
+      createKeyRing({ db, redis, channel: keys.signingKeysChannel(), alg: config.TESSERA_SIGNING_ALG, logger }),
       getOrCreateSecret(db, 'cookie-keys', JSON.stringify([randomBytes(32).toString('base64url')])),
     ]);
+    closeOnFailure.push(() => keyRing.close());
     const cookieKeys = JSON.parse(cookieSecret) as string[];
 
     const registry = new Registry();
@@ -165,6 +169,8 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     };
 
     const entitlementStats: EntitlementCacheStats = { hits: 0, misses: 0 };
+    registerEntitlementCacheMetric(registry, entitlementStats);
+    const providerMetrics = createProviderMetrics(registry, logger);
     const entitlements = createEntitlementLoader({ db, versions, stats: entitlementStats });
     const RedisAdapter = createRedisAdapterClass({
       redis,
@@ -179,28 +185,38 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     const accountDirectory = createAccountDirectory({ db, versions });
     const clientAdapter = createClientAdapter(clientDirectory, onError);
     const branding = createBrandingLookup({ db, versions });
-    const provider = createProvider({
-      config,
-      keys: keySet,
-      cookieKeys,
-      adapterFor: (model) => (model === 'Client' ? clientAdapter : new RedisAdapter(model)),
-      findAccount: createFindAccount(accountDirectory, core.revocations, onError),
-      resources: createResourcePolicy({ config, db, versions, entitlements, onError }),
-      branding,
+    const findAccount = createFindAccount(accountDirectory, core.revocations, onError);
+    const resources = createResourcePolicy({ config, db, versions, entitlements, onError });
+    const introspection = jwtIntrospection({
+      issuer: config.issuer,
+      verifyKey: keyRing.verifyKey,
+      algorithms: [config.TESSERA_SIGNING_ALG, 'ES256', 'EdDSA', 'PS256', 'RS256'],
+      clients: clientDirectory,
+      accounts: accountDirectory,
+      revocations: core.revocations,
+      onError,
     });
-    const ownJwks = publicJwks(keySet.jwks.keys);
-    provider.use(
-      jwtIntrospection({
-        issuer: config.issuer,
-        jwks: ownJwks,
-        algorithms: [config.TESSERA_SIGNING_ALG, 'ES256', 'EdDSA', 'PS256', 'RS256'],
-        clients: clientDirectory,
-        accounts: accountDirectory,
-        revocations: core.revocations,
-        onError,
-      }),
-    );
-    instrumentProvider(provider, registry, logger);
+    // oidc-provider fixes its keys at construction, so a key change builds a new
+    // provider; all its state lives in Redis, so requests simply move to the new one.
+    const buildProvider = () => {
+      const built = createProvider({
+        config,
+        keys: keyRing.current(),
+        cookieKeys,
+        adapterFor: (model) => (model === 'Client' ? clientAdapter : new RedisAdapter(model)),
+        findAccount,
+        resources,
+        branding,
+      });
+      built.use(introspection);
+      providerMetrics.attach(built);
+      return built;
+    };
+    let provider = buildProvider();
+    keyRing.onChange(() => {
+      provider = buildProvider();
+    });
+    const currentProvider = () => provider;
     const feedHub = createFeedHub({ redis, keys, onError });
 
     const throttle = createLoginThrottle({
@@ -210,10 +226,10 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     });
     const routers = [
       healthRoutes({ registry, health }),
-      interactionRoutes({ provider, db, audit, branding, throttle, csrfKey: cookieKeys[0]!, logger }),
+      interactionRoutes({ provider: currentProvider, db, audit, branding, throttle, csrfKey: cookieKeys[0]!, logger, metrics: createSignInMetrics(registry) }),
       apiRouter({
         config,
-        jwks: ownJwks,
+        verifyKey: keyRing.verifyKey,
         clients: clientDirectory,
         accounts: accountDirectory,
         revocations: core.revocations,
@@ -227,7 +243,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     const { handler, app } = createHttpHandler({
       health,
       logger,
-      provider,
+      provider: currentProvider,
       trustProxy: config.TESSERA_TRUST_PROXY,
       hsts: config.issuer.startsWith('https://'),
       cookieKeys,
@@ -238,6 +254,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     let server: Server | undefined;
     const closeHttp = async () => {
       health.stop();
+      await keyRing.close();
       // Open feed streams would otherwise keep server.close waiting forever.
       await feedHub.close();
       if (server) {
@@ -251,7 +268,10 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       core,
       app,
       routers,
-      provider,
+      get provider() {
+        return provider;
+      },
+      keyRing,
       registry,
       entitlementStats,
       bootstrap,
@@ -270,6 +290,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       },
     };
   } catch (err) {
+    for (const close of closeOnFailure) await close().catch(() => undefined);
     await core.close();
     throw err;
   }

@@ -26,6 +26,13 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     TESSERA_SIGNING_ALG: z.enum(SIGNING_ALGS).default('ES256'),
     TESSERA_ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).max(86_400).default(300),
+    TESSERA_ID_TOKEN_TTL: z.coerce.number().int().min(30).max(86_400).default(3_600),
+    /**
+     * How long a staged signing key must be published before it may be promoted,
+     * and the margin added after the old key's last token expires before it may be
+     * retired. Cover resource servers' JWKS cache (jose's default: 10 minutes).
+     */
+    TESSERA_KEY_PROPAGATION_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
     TESSERA_REFRESH_TOKEN_TTL: z.coerce.number().int().min(300).max(31_536_000).default(14 * 86_400),
     TESSERA_SESSION_TTL: z.coerce.number().int().min(300).max(31_536_000).default(14 * 86_400),
     TESSERA_LOGIN_MAX_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
@@ -58,6 +65,9 @@ const schema = z
   });
 
 export type Env = z.infer<typeof schema>;
+
+/** Every environment variable Tessera reads (deployment files are checked against this list). */
+export const CONFIG_KEYS: readonly (keyof Env)[] = Object.freeze(Object.keys(schema.shape) as (keyof Env)[]);
 
 /** Validated, frozen runtime configuration. */
 export interface Config extends Readonly<Env> {

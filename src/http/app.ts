@@ -13,7 +13,8 @@ export interface HttpDeps {
   logger: Logger;
   /** While a backing service is down, provider endpoints that need it answer 503 at once. */
   health: HealthMonitor;
-  provider: Provider;
+  /** The current provider; a new one is built after each signing-key change, and requests go to whichever is current. */
+  provider: () => Provider;
   routers: Router[];
   /** Path prefixes served by Tessera's own routers; everything else belongs to oidc-provider. */
   ownPrefixes: string[];
@@ -57,7 +58,16 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
   app.use(problemErrors(deps.logger));
   for (const router of deps.routers) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   const own = app.callback();
-  const oidc = deps.provider.callback();
+  const callbacks = new WeakMap<Provider, RequestListener>();
+  const oidc: RequestListener = (req, res) => {
+    const provider = deps.provider();
+    let callback = callbacks.get(provider);
+    if (!callback) {
+      callback = provider.callback() as RequestListener;
+      callbacks.set(provider, callback);
+    }
+    return callback(req, res);
+  };
   const headers = Object.entries(SECURITY_HEADERS).concat(deps.hsts ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains']] : []);
 
   const isOwn = (url: string) => deps.ownPrefixes.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));

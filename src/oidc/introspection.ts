@@ -1,4 +1,4 @@
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Revocations } from '../sessions/revocations.ts';
 import type { AccountDirectory } from './accounts.ts';
@@ -24,15 +24,15 @@ interface AccessTokenClaims extends JWTPayload {
  */
 export function jwtIntrospection(deps: {
   issuer: string;
-  /** Public keys of the provider (imported once at boot). */
-  jwks: JSONWebKeySet;
+  /** The provider's current public keys (keyRing.ts). */
+  verifyKey: JWTVerifyGetKey;
   algorithms: string[];
   clients: ClientDirectory;
   accounts: AccountDirectory;
   revocations: Revocations;
   onError?: (e: unknown) => void;
 }) {
-  const keySet = createLocalJWKSet(deps.jwks);
+  const keySet = deps.verifyKey;
 
   async function verify(token: string): Promise<AccessTokenClaims | undefined> {
     try {

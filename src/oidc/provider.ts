@@ -124,7 +124,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       AccessToken: config.TESSERA_ACCESS_TOKEN_TTL,
       ClientCredentials: config.TESSERA_ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
-      IdToken: 3_600,
+      IdToken: config.TESSERA_ID_TOKEN_TTL,
       Interaction: 900,
       Grant: config.TESSERA_REFRESH_TOKEN_TTL,
       RefreshToken: config.TESSERA_REFRESH_TOKEN_TTL,

@@ -4,13 +4,23 @@ import { instanceSecrets, signingKeys } from '../db/schema/index.ts';
 
 export type SigningKeyRow = typeof signingKeys.$inferSelect;
 
-/** Keys that are published in JWKS: staged and active ones. */
+/** Keys that are published in JWKS: staged, active and retiring ones. */
 export async function listPublishedKeys(db: Executor): Promise<SigningKeyRow[]> {
   return db
     .select()
     .from(signingKeys)
-    .where(inArray(signingKeys.status, ['staged', 'active']))
+    .where(inArray(signingKeys.status, ['staged', 'active', 'retiring']))
     .orderBy(signingKeys.createdAt);
+}
+
+/** Every key, retired ones included, oldest first. */
+export async function listAllKeys(db: Executor): Promise<SigningKeyRow[]> {
+  return db.select().from(signingKeys).orderBy(signingKeys.createdAt);
+}
+
+export async function findSigningKey(db: Executor, kid: string): Promise<SigningKeyRow | undefined> {
+  const [row] = await db.select().from(signingKeys).where(eq(signingKeys.kid, kid)).limit(1);
+  return row;
 }
 
 export async function insertSigningKey(db: Executor, row: typeof signingKeys.$inferInsert): Promise<void> {
@@ -21,7 +31,12 @@ export async function setKeyStatus(db: Executor, kid: string, status: SigningKey
   const now = new Date();
   await db
     .update(signingKeys)
-    .set({ status, ...(status === 'active' ? { activatedAt: now } : {}), ...(status === 'retired' ? { retiredAt: now } : {}) })
+    .set({
+      status,
+      ...(status === 'active' ? { activatedAt: now } : {}),
+      ...(status === 'retiring' ? { deactivatedAt: now } : {}),
+      ...(status === 'retired' ? { retiredAt: now } : {}),
+    })
     .where(eq(signingKeys.kid, kid));
 }
 

@@ -22,11 +22,13 @@ export function createLoginThrottle(deps: { redis: Redis; keys: RedisKeys; limit
     return [keys.rateLimit('account', accountId(tenantId, email), w), keys.rateLimit('ip', ip, w)] as const;
   };
   return {
-    /** True when either counter has reached its limit. */
-    async isBlocked(tenantId: string, email: string, ip: string): Promise<boolean> {
+    /** The limit that has been reached (the account's first), or undefined while both allow another attempt. */
+    async blockedBy(tenantId: string, email: string, ip: string): Promise<'account' | 'ip' | undefined> {
       const [acct, ipKey] = keysFor(tenantId, email, ip);
       const [a, i] = await redis.mget(acct, ipKey);
-      return Number(a ?? 0) >= limits.perAccount || Number(i ?? 0) >= limits.perIp;
+      if (Number(a ?? 0) >= limits.perAccount) return 'account';
+      if (Number(i ?? 0) >= limits.perIp) return 'ip';
+      return undefined;
     },
     async recordFailure(tenantId: string, email: string, ip: string): Promise<void> {
       const [acct, ipKey] = keysFor(tenantId, email, ip);

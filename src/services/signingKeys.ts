@@ -2,12 +2,35 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { SigningAlg } from '../config/index.ts';
 import type { Database, Executor } from '../db/client.ts';
-import { insertSigningKey, listPublishedKeys, lockBootstrap, setKeyStatus } from '../queries/keys.ts';
+import { findSigningKey, insertSigningKey, listAllKeys, listPublishedKeys, lockBootstrap, setKeyStatus, type SigningKeyRow } from '../queries/keys.ts';
 
 export interface KeySet {
-  /** Private JWKs for oidc-provider: the active key first (it signs), then staged ones (published only). */
+  /** Private JWKs for oidc-provider: the active key first (it signs), then the others (published only). */
   jwks: { keys: JWK[] };
   activeKid: string;
+}
+
+/**
+ * Signing-key rotation without downtime:
+ *
+ *   stage   → the new key is published in JWKS on every process, but doesn't sign;
+ *   promote → once it has been published for `propagationSeconds` (resource servers'
+ *             JWKS caches have caught up), it signs; the old key turns `retiring`;
+ *   retire  → once every token the old key signed has expired (longest signed-token
+ *             lifetime plus the same margin), it leaves JWKS.
+ *
+ * `force` skips the waits, for a compromised key: tokens it signed stop verifying
+ * at once, which is then the point.
+ */
+export interface RotationPolicy {
+  alg: SigningAlg;
+  propagationSeconds: number;
+  /** The longest lifetime of anything Tessera signs (access and ID tokens). */
+  maxTokenSeconds: number;
+}
+
+export class KeyRotationError extends Error {
+  override name = 'KeyRotationError';
 }
 
 async function newKey(alg: SigningAlg) {
@@ -17,23 +40,32 @@ async function newKey(alg: SigningAlg) {
   return { kid, privateJwk: { ...(await exportJWK(privateKey)), ...meta }, publicJwk: { ...(await exportJWK(publicKey)), ...meta } };
 }
 
+/** Orders published rows for oidc-provider: the active key of `alg` first (it signs), then retiring, then staged. */
+export function toKeySet(rows: SigningKeyRow[], alg: SigningAlg): KeySet | undefined {
+  const active = rows.filter((r) => r.status === 'active' && r.alg === alg).at(-1);
+  if (!active) return undefined;
+  const rank = { active: 0, retiring: 1, staged: 2, retired: 3 } as const;
+  const others = rows.filter((r) => r.kid !== active.kid).sort((a, b) => rank[a.status] - rank[b.status]);
+  return { jwks: { keys: [active, ...others].map((r) => r.privateJwk as JWK) }, activeKid: active.kid };
+}
+
 /** Ensures an active key of `alg` exists (first start) and returns the published key set. */
 export async function loadOrCreateKeys(db: Database, alg: SigningAlg): Promise<KeySet> {
-  let rows = await listPublishedKeys(db);
-  if (!rows.some((r) => r.status === 'active' && r.alg === alg)) {
-    await db.transaction(async (tx) => {
-      await lockBootstrap(tx);
-      const current = await listPublishedKeys(tx);
-      if (current.some((r) => r.status === 'active' && r.alg === alg)) return;
-      const key = await newKey(alg);
-      // A previously active key of another algorithm stays published until rotated out.
-      await insertSigningKey(tx, { kid: key.kid, alg, status: 'active', privateJwk: key.privateJwk, publicJwk: key.publicJwk, activatedAt: new Date() });
-    });
-    rows = await listPublishedKeys(db);
-  }
-  const active = rows.filter((r) => r.status === 'active' && r.alg === alg).at(-1)!;
-  const others = rows.filter((r) => r.kid !== active.kid);
-  return { jwks: { keys: [active, ...others].map((r) => r.privateJwk as JWK) }, activeKid: active.kid };
+  const existing = toKeySet(await listPublishedKeys(db), alg);
+  if (existing) return existing;
+  await db.transaction(async (tx) => {
+    await lockBootstrap(tx);
+    if (toKeySet(await listPublishedKeys(tx), alg)) return;
+    const key = await newKey(alg);
+    // A previously active key of another algorithm stays published until rotated out.
+    await insertSigningKey(tx, { kid: key.kid, alg, status: 'active', privateJwk: key.privateJwk, publicJwk: key.publicJwk, activatedAt: new Date() });
+  });
+  return toKeySet(await listPublishedKeys(db), alg)!;
+}
+
+/** Reads the published key set as it is now (after another process may have rotated). */
+export async function loadKeys(db: Executor, alg: SigningAlg): Promise<KeySet | undefined> {
+  return toKeySet(await listPublishedKeys(db), alg);
 }
 
 /** Stages a new key: it is published in JWKS but does not sign until promoted. */
@@ -43,4 +75,90 @@ export async function stageKey(db: Executor, alg: SigningAlg): Promise<string> {
   return key.kid;
 }
 
-export { setKeyStatus };
+const seconds = (ms: number) => Math.ceil(ms / 1000);
+
+/** When a staged key may be promoted. */
+export function promotableAt(key: SigningKeyRow, policy: RotationPolicy): Date {
+  return new Date(key.createdAt.getTime() + policy.propagationSeconds * 1000);
+}
+
+/** When a retiring key may be retired: its last token has expired, plus the propagation margin. */
+export function retirableAt(key: SigningKeyRow, policy: RotationPolicy): Date | undefined {
+  if (key.status === 'staged') return key.createdAt;
+  if (key.status !== 'retiring' || !key.deactivatedAt) return undefined;
+  return new Date(key.deactivatedAt.getTime() + (policy.maxTokenSeconds + policy.propagationSeconds) * 1000);
+}
+
+/** Makes a staged key the signing key; the active key of the same algorithm becomes `retiring`. */
+export async function promoteKey(db: Database, kid: string, policy: RotationPolicy, opts: { force?: boolean; now?: Date } = {}): Promise<{ kid: string; previous: string[] }> {
+  const now = opts.now ?? new Date();
+  return db.transaction(async (tx) => {
+    await lockBootstrap(tx);
+    const key = await findSigningKey(tx, kid);
+    if (!key) throw new KeyRotationError(`no signing key "${kid}"`);
+    if (key.status !== 'staged') throw new KeyRotationError(`key "${kid}" is ${key.status}; only a staged key can be promoted`);
+    if (key.alg !== policy.alg) {
+      throw new KeyRotationError(`key "${kid}" is ${key.alg} but TESSERA_SIGNING_ALG is ${policy.alg}; change the setting on every process first`);
+    }
+    const ready = promotableAt(key, policy);
+    if (!opts.force && ready > now) {
+      throw new KeyRotationError(
+        `key "${kid}" has been published for less than ${policy.propagationSeconds} s (TESSERA_KEY_PROPAGATION_SECONDS); ` +
+          `resource servers may not have it yet. Promote in ${seconds(ready.getTime() - now.getTime())} s, or pass --force`,
+      );
+    }
+    const previous = (await listPublishedKeys(tx)).filter((r) => r.status === 'active' && r.alg === key.alg).map((r) => r.kid);
+    for (const old of previous) await setKeyStatus(tx, old, 'retiring');
+    await setKeyStatus(tx, kid, 'active');
+    return { kid, previous };
+  });
+}
+
+/** Removes a key from JWKS. Only staged keys (never signed) and retiring keys whose tokens have expired qualify, unless forced. */
+export async function retireKey(db: Database, kid: string, policy: RotationPolicy, opts: { force?: boolean; now?: Date } = {}): Promise<void> {
+  const now = opts.now ?? new Date();
+  await db.transaction(async (tx) => {
+    await lockBootstrap(tx);
+    const key = await findSigningKey(tx, kid);
+    if (!key) throw new KeyRotationError(`no signing key "${kid}"`);
+    if (key.status === 'retired') return;
+    if (key.status === 'active') throw new KeyRotationError(`key "${kid}" is the active signing key; stage and promote its successor first`);
+    const after = retirableAt(key, policy)!;
+    if (!opts.force && after > now) {
+      throw new KeyRotationError(
+        `tokens signed by key "${kid}" may still be valid for ${seconds(after.getTime() - now.getTime())} s ` +
+          `(longest token lifetime plus TESSERA_KEY_PROPAGATION_SECONDS); retire it after ${after.toISOString()}, or pass --force for a compromised key`,
+      );
+    }
+    await setKeyStatus(tx, kid, 'retired');
+  });
+}
+
+/** Every key with its state and the earliest time of its next step, for the CLI. */
+export async function describeKeys(db: Executor, policy: RotationPolicy) {
+  return (await listAllKeys(db)).map((k) => ({
+    kid: k.kid,
+    alg: k.alg,
+    status: k.status,
+    createdAt: k.createdAt.toISOString(),
+    activatedAt: k.activatedAt?.toISOString() ?? null,
+    deactivatedAt: k.deactivatedAt?.toISOString() ?? null,
+    retiredAt: k.retiredAt?.toISOString() ?? null,
+    ...(k.status === 'staged' ? { promotableAt: promotableAt(k, policy).toISOString() } : {}),
+    ...(k.status === 'retiring' ? { retirableAt: retirableAt(k, policy)!.toISOString() } : {}),
+  }));
+}
+
+/** The rotation policy implied by the configuration. */
+export function rotationPolicy(config: {
+  TESSERA_SIGNING_ALG: SigningAlg;
+  TESSERA_KEY_PROPAGATION_SECONDS: number;
+  TESSERA_ACCESS_TOKEN_TTL: number;
+  TESSERA_ID_TOKEN_TTL: number;
+}): RotationPolicy {
+  return {
+    alg: config.TESSERA_SIGNING_ALG,
+    propagationSeconds: config.TESSERA_KEY_PROPAGATION_SECONDS,
+    maxTokenSeconds: Math.max(config.TESSERA_ACCESS_TOKEN_TTL, config.TESSERA_ID_TOKEN_TTL),
+  };
+}

@@ -28,6 +28,8 @@ export function createRedisKeys(prefix: string) {
     revokedAt: (tenantId: string, subject: string) => `${p}tenant:${tenantId}:revoked:${subject}`,
     /** Pub/sub channel on which cache invalidations are announced. */
     invalidationChannel: () => `${p}invalidate`,
+    /** Pub/sub channel on which signing-key changes (stage, promote, retire) are announced. */
+    signingKeysChannel: () => `${p}signing-keys`,
     /** A stored response for an Idempotency-Key, per tenant and actor. */
     idempotency: (tenantId: string, actor: string, key: string) => `${p}idem:${tenantId}:${actor}:${key}`,
     /** BullMQ's own key prefix: every queue key lives under `${p}bull:`. */

@@ -2,15 +2,21 @@ import { sql } from 'drizzle-orm';
 import { bigint, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { tenants } from './tenancy.ts';
 
-/** Token signing keys. `staged` keys are published in JWKS before they sign; `retired` ones are not published. */
+/**
+ * Token signing keys. `staged` keys are published in JWKS before they sign;
+ * `active` signs; `retiring` no longer signs but stays published until the
+ * tokens it signed have expired; `retired` ones are not published.
+ */
 export const signingKeys = pgTable('signing_keys', {
   kid: text('kid').primaryKey(),
   alg: text('alg').notNull(),
-  status: text('status', { enum: ['staged', 'active', 'retired'] }).notNull(),
+  status: text('status', { enum: ['staged', 'active', 'retiring', 'retired'] }).notNull(),
   privateJwk: jsonb('private_jwk').notNull(),
   publicJwk: jsonb('public_jwk').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   activatedAt: timestamp('activated_at', { withTimezone: true }),
+  /** When the key stopped signing (promotion of its successor). */
+  deactivatedAt: timestamp('deactivated_at', { withTimezone: true }),
   retiredAt: timestamp('retired_at', { withTimezone: true }),
 });
 

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWK } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Middleware } from 'koa';
 import type { Config } from '../../config/index.ts';
 import type { EntitlementLoader } from '../../entitlements/loader.ts';
@@ -19,19 +19,6 @@ export interface Principal {
   held(): Promise<ReadonlySet<string>>;
 }
 
-const PRIVATE_PARTS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
-
-/** Public half of the provider's signing keys, for verifying our own tokens without a network hop. */
-export function publicJwks(keys: JWK[]): JSONWebKeySet {
-  return {
-    keys: keys.map((k) => {
-      const pub: Record<string, unknown> = { ...k };
-      for (const part of PRIVATE_PARTS) delete pub[part];
-      return pub as JWK;
-    }),
-  };
-}
-
 const invalidToken = (detail: string) => new AppError(401, 'invalid_token', detail);
 
 /**
@@ -42,13 +29,14 @@ const invalidToken = (detail: string) => new AppError(401, 'invalid_token', deta
  */
 export function authenticate(deps: {
   config: Config;
-  jwks: JSONWebKeySet;
+  /** Tessera's current public signing keys (oidc/keyRing.ts): verified locally, no network hop. */
+  verifyKey: JWTVerifyGetKey;
   clients: ClientDirectory;
   accounts: AccountDirectory;
   revocations: Revocations;
   entitlements: EntitlementLoader;
 }): Middleware {
-  const keySet = createLocalJWKSet(deps.jwks);
+  const keySet = deps.verifyKey;
   return async (ctx, next) => {
     const header = ctx.get('authorization');
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);

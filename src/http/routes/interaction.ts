@@ -11,24 +11,26 @@ import type { BrandingLookup } from '../../services/branding.ts';
 import { verifyPassword } from '../../services/credentials.ts';
 import type { LoginThrottle } from '../../services/loginThrottle.ts';
 import type { TesseraClientFields } from '../../oidc/clients.ts';
+import type { SignInMetrics } from '../../app/metrics.ts';
 import { readForm } from '../form.ts';
 import { consentPage, loginPage, messagePage } from '../views/pages.ts';
 
 export interface InteractionDeps {
-  provider: Provider;
+  /** The current provider (a new one is built after each signing-key change). */
+  provider: () => Provider;
   db: Database;
   audit: AuditLog;
   branding: BrandingLookup;
   throttle: LoginThrottle;
   csrfKey: string;
   logger: Logger;
+  metrics?: SignInMetrics;
 }
 
 const GENERIC_FAILURE = 'The email or password is incorrect.';
 
 /** Server-rendered sign-in and consent for oidc-provider interactions. */
 export function interactionRoutes(deps: InteractionDeps): Router {
-  const { provider } = deps;
   const router = new Router({ prefix: '/interaction' });
 
   const csrfFor = (uid: string) => createHmac('sha256', deps.csrfKey).update(`csrf:${uid}`).digest('base64url');
@@ -39,9 +41,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   };
 
   async function load(ctx: Context) {
-    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const details = await deps.provider().interactionDetails(ctx.req, ctx.res);
     if (details.uid !== ctx.params.uid) ctx.throw(400, 'interaction mismatch');
-    const client = await provider.Client.find(String(details.params.client_id));
+    const client = await deps.provider().Client.find(String(details.params.client_id));
     if (!client) ctx.throw(400, 'unknown client');
     const fields = client as unknown as TesseraClientFields;
     const branding = await deps.branding.forTenant(fields.tenant_id);
@@ -86,7 +88,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       html(ctx, loginPage({ branding, clientName, action: `/interaction/${uid}/login`, csrf: csrfFor(uid), email, error }), status);
     if (details.prompt.name !== 'login') return page('This step is already complete.', 400);
     const tenantId = fields.tenant_id;
-    if (await deps.throttle.isBlocked(tenantId, email, ctx.ip)) {
+    const limit = await deps.throttle.blockedBy(tenantId, email, ctx.ip);
+    if (limit) {
+      deps.metrics?.rateLimited(limit);
       ctx.set('Retry-After', '60');
       return page('Too many attempts. Wait a few minutes and try again.', 429);
     }
@@ -94,13 +98,15 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // Always verify, even for unknown emails, so response time reveals nothing.
     const valid = await verifyPassword(user?.passwordHash, form.password ?? '');
     if (!user || !valid || user.status !== 'active') {
+      const reason = !user ? 'unknown_email' : user.status !== 'active' ? 'suspended' : 'bad_password';
+      deps.metrics?.loginFailed(reason);
       await deps.throttle.recordFailure(tenantId, email, ctx.ip);
       await deps.db.transaction((tx) =>
         deps.audit.record(tx, tenantId, {
           actor: user ? { type: 'user', id: user.id } : { type: 'system', id: null },
           action: 'login.failed',
           target: user ? { type: 'user', id: user.id } : undefined,
-          data: { email, client: details.params.client_id, reason: !user ? 'unknown_email' : user.status !== 'active' ? 'suspended' : 'bad_password' },
+          data: { email, client: details.params.client_id, reason },
         }),
       );
       return page(GENERIC_FAILURE);
@@ -113,7 +119,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         data: { client: details.params.client_id },
       }),
     );
-    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    await deps.provider().interactionFinished(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
     ctx.respond = false;
   });
 
@@ -122,7 +128,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const form = await readForm(ctx);
     if (!checkCsrf(details.uid, form.csrf)) return html(ctx, messagePage(branding, 'Request expired', 'Go back to the application and try again.'), 403);
     if (details.prompt.name !== 'consent') return html(ctx, messagePage(branding, 'Nothing to confirm', 'This step is already complete.'), 400);
-    const { Grant } = provider;
+    const { Grant } = deps.provider();
     const grant = details.grantId
       ? (await Grant.find(details.grantId))!
       : new Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
@@ -131,7 +137,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
-    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    await deps.provider().interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     ctx.respond = false;
   });
 
@@ -139,7 +145,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const { details, branding } = await load(ctx);
     const form = await readForm(ctx);
     if (!checkCsrf(details.uid, form.csrf)) return html(ctx, messagePage(branding, 'Request expired', 'Go back to the application and try again.'), 403);
-    await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the user denied the request' }, { mergeWithLastSubmission: false });
+    await deps.provider().interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the user denied the request' }, { mergeWithLastSubmission: false });
     ctx.respond = false;
   });
 

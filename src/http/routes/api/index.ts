@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { JSONWebKeySet } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../../config/index.ts';
 import type { EntitlementLoader } from '../../../entitlements/loader.ts';
@@ -29,7 +29,7 @@ import { userRoutes } from './users.ts';
 
 export interface ApiDeps {
   config: Config;
-  jwks: JSONWebKeySet;
+  verifyKey: JWTVerifyGetKey;
   clients: ClientDirectory;
   accounts: AccountDirectory;
   revocations: Revocations;

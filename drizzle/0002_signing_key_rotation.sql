@@ -1,0 +1,1 @@
+ALTER TABLE "signing_keys" ADD COLUMN "deactivated_at" timestamp with time zone;

@@ -1,0 +1,53 @@
+import { Counter, type Registry } from 'prom-client';
+import type { EntitlementCacheStats } from '../entitlements/loader.ts';
+
+export type LoginFailureReason = 'unknown_email' | 'bad_password' | 'suspended';
+export type RateLimit = 'account' | 'ip';
+
+/** What the sign-in pages report; kept free of prom-client so routes don't depend on it. */
+export interface SignInMetrics {
+  loginFailed(reason: LoginFailureReason): void;
+  rateLimited(limit: RateLimit): void;
+}
+
+/** Sign-in failure and rate-limit counters, with every label value present from the start. */
+export function createSignInMetrics(registry: Registry): SignInMetrics {
+  const failures = new Counter({
+    name: 'tessera_login_failures_total',
+    help: 'Failed password sign-ins by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const limited = new Counter({
+    name: 'tessera_rate_limited_total',
+    help: 'Sign-in attempts refused by the login throttle, by the limit that was reached',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+  });
+  for (const reason of ['unknown_email', 'bad_password', 'suspended'] as const) failures.inc({ reason }, 0);
+  for (const limit of ['account', 'ip'] as const) limited.inc({ limit }, 0);
+  return {
+    loginFailed: (reason) => failures.inc({ reason }),
+    rateLimited: (limit) => limited.inc({ limit }),
+  };
+}
+
+/**
+ * Entitlement cache lookups as a counter. The loader bumps plain numbers on the
+ * token hot path; the counter catches up from them at scrape time.
+ */
+export function registerEntitlementCacheMetric(registry: Registry, stats: EntitlementCacheStats): void {
+  const seen = { hits: 0, misses: 0 };
+  new Counter({
+    name: 'tessera_entitlement_cache_total',
+    help: 'Entitlement lookups answered from the in-process cache (hit) or recomputed (miss)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      this.inc({ result: 'hit' }, stats.hits - seen.hits);
+      this.inc({ result: 'miss' }, stats.misses - seen.misses);
+      seen.hits = stats.hits;
+      seen.misses = stats.misses;
+    },
+  });
+}
