@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { currentRequest } from '../runtime/requestContext.ts';
 
 export type { Logger };
 
@@ -34,5 +35,10 @@ export function createLogger(level: string): Logger {
     base: { service: 'tessera' },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // Every line written while serving a request carries its id, not only the access log.
+    mixin() {
+      const requestId = currentRequest()?.requestId;
+      return requestId ? { requestId } : {};
+    },
   });
 }

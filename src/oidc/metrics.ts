@@ -55,9 +55,12 @@ export function createProviderMetrics(registry: Registry, logger: Logger): Provi
   return {
     attach(provider) {
       provider.on('grant.success', (ctx) => requests.inc({ grant: grantOf(ctx), result: 'success' }));
-      provider.on('grant.error', (ctx, err: { error?: string }) =>
-        requests.inc({ grant: grantOf(ctx), result: err.error && KNOWN_ERRORS.has(err.error) ? err.error : 'error' }),
-      );
+      provider.on('grant.error', (ctx, err: { error?: string; error_description?: string }) => {
+        const result = err.error && KNOWN_ERRORS.has(err.error) ? err.error : 'error';
+        requests.inc({ grant: grantOf(ctx), result });
+        // The description is oidc-provider's fixed text, never a parameter value.
+        logger.debug({ grant: grantOf(ctx), error: result, description: err.error_description }, 'token request refused');
+      });
       provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc server error'));
       provider.use(async (ctx, next) => {
         if (ctx.path !== '/token') return next();

@@ -91,6 +91,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const limit = await deps.throttle.blockedBy(tenantId, email, ctx.ip);
     if (limit) {
       deps.metrics?.rateLimited(limit);
+      deps.logger.warn({ tenantId, limit, client: details.params.client_id }, 'sign-in throttled');
       ctx.set('Retry-After', '60');
       return page('Too many attempts. Wait a few minutes and try again.', 429);
     }
@@ -100,6 +101,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!user || !valid || user.status !== 'active') {
       const reason = !user ? 'unknown_email' : user.status !== 'active' ? 'suspended' : 'bad_password';
       deps.metrics?.loginFailed(reason);
+      deps.logger.info({ tenantId, reason, client: details.params.client_id }, 'sign-in failed');
       await deps.throttle.recordFailure(tenantId, email, ctx.ip);
       await deps.db.transaction((tx) =>
         deps.audit.record(tx, tenantId, {
