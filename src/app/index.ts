@@ -36,14 +36,16 @@ import { createServer as createHttpServer } from 'node:http';
 import { healthRoutes } from '../http/routes/health.ts';
 import { interactionRoutes } from '../http/routes/interaction.ts';
 import { connectRedis, createRedis } from './redis.ts';
+import { redisTarget } from '../redis/connection.ts';
 import { countFailures, createHealthMonitor } from './health.ts';
 
 /** Everything the data layer needs, shared by the server, the CLI and tests. */
 export async function createCore(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)) {
-  const redis = createRedis(config.REDIS_URL);
+  const target = redisTarget(config);
+  const redis = createRedis(target);
   // Without a listener ioredis logs every reconnect attempt as an unhandled error event.
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
-  await connectRedis(redis, config.REDIS_URL);
+  await connectRedis(redis, target);
   let dbh: DbHandle;
   try {
     dbh = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.TESSERA_DATA_DIR });
@@ -57,13 +59,15 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   const epoch = createRedisEpoch(redis);
   const versions = createTenantVersions({ redis, keys, epoch });
   const revocations = createRevocations({ db, redis, keys, epoch, versions });
-  const producers = createProducers({ url: config.REDIS_URL, prefix: keys.bullPrefix() });
+  const producers = createProducers({ redis: target, prefix: keys.bullPrefix() });
   const services = createServices({ db, redis, keys, versions, revocations, producers, logger, exports: { driver: dbh.driver, config: auditExportConfig(config) } });
   const { audit, change } = services;
   return {
     config,
     logger,
     redis,
+    /** Where Redis is, for connections of their own (BullMQ workers). */
+    redisTarget: target,
     dbh,
     db,
     keys,

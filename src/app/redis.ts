@@ -1,12 +1,13 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { describeTarget, newRedis, type RedisTarget } from '../redis/connection.ts';
 
 /**
  * The application's Redis connection. No offline queue and a command timeout:
  * while Redis is down every command fails at once, so requests answer 503
  * instead of hanging; ioredis keeps reconnecting in the background.
  */
-export function createRedis(url: string): Redis {
-  return new Redis(url, {
+export function createRedis(target: RedisTarget): Redis {
+  return newRedis(target, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 2_000,
@@ -22,15 +23,14 @@ export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
 
-export async function connectRedis(redis: Redis, url: string): Promise<void> {
+export async function connectRedis(redis: Redis, target: RedisTarget): Promise<void> {
   try {
     await redis.connect();
     await redis.ping();
   } catch {
     redis.disconnect();
-    const where = new URL(url);
     throw new RedisUnavailableError(
-      `Tessera could not reach Redis at ${where.host} (REDIS_URL). Redis holds sessions, grants and refresh tokens, so Tessera ` +
+      `Tessera could not reach Redis at ${describeTarget(target)}. Redis holds sessions, grants and refresh tokens, so Tessera ` +
         `will not start without it. Start one locally with "redis-server --port 6379" (Debian/Ubuntu: "apt-get install redis-server"; ` +
         `macOS: "brew install redis"), or "docker run -p 6379:6379 redis:7", or set REDIS_URL to a reachable Redis 6.2 or newer.`,
     );

@@ -19,7 +19,7 @@ export function startJobWorkers(core: Core, opts: { registry?: Registry } = {}):
   processors['bulk-role-assignments'] = { processor: bulkRoleProcessor(core), concurrency: 1 };
   processors[QUEUE_NAMES.auditExports] = { processor: auditExportProcessor(core), concurrency: 2 };
   const exportSweeper = startExportSweeper(core);
-  const running = startWorkers({ url: core.config.REDIS_URL, prefix: core.keys.bullPrefix(), logger: core.logger, processors, ...(opts.registry ? { counters: createJobCounters(opts.registry) } : {}), lockDuration: core.config.TESSERA_JOB_LOCK_MS });
+  const running = startWorkers({ redis: core.redisTarget, prefix: core.keys.bullPrefix(), logger: core.logger, processors, ...(opts.registry ? { counters: createJobCounters(opts.registry) } : {}), lockDuration: core.config.TESSERA_JOB_LOCK_MS });
   return {
     ...running,
     async close() {

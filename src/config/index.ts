@@ -19,6 +19,19 @@ const schema = z
     DATABASE_URL: optionalString.pipe(z.url().optional()),
     TESSERA_DATA_DIR: z.string().default('./.tessera'),
     REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+    /**
+     * Sentinel endpoints ("host:port,host:port"). When set, Tessera asks them for
+     * the current primary of REDIS_SENTINEL_NAME and follows failovers; REDIS_URL
+     * then only supplies the data nodes' password, database and TLS.
+     */
+    REDIS_SENTINELS: optionalString.pipe(
+      z
+        .string()
+        .regex(/^\s*(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?\s*(,\s*(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?\s*)*$/, 'a comma-separated list of host:port')
+        .optional(),
+    ),
+    REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+    REDIS_SENTINEL_PASSWORD: optionalString,
     TESSERA_REDIS_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, ":", "_" or "-", up to 64 characters')

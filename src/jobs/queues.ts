@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis, type RedisTarget } from '../redis/connection.ts';
 
 /**
  * The queue registry: every queue's name, payload type and producer, in one
@@ -48,8 +49,8 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
  * `maxRetriesPerRequest: null`; producers must fail fast instead (503 when
  * Redis is down), so theirs has no offline queue.
  */
-export function bullConnection(url: string, role: 'producer' | 'worker'): Redis {
-  const conn = new Redis(url, {
+export function bullConnection(target: RedisTarget, role: 'producer' | 'worker'): Redis {
+  const conn = newRedis(target, {
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',
     retryStrategy: (times) => Math.min(times * 200, 2_000),
@@ -65,8 +66,8 @@ export interface Producers {
 }
 
 /** Producers for every queue, sharing one connection. */
-export function createProducers(deps: { url: string; prefix: string }): Producers {
-  const connection = bullConnection(deps.url, 'producer');
+export function createProducers(deps: { redis: RedisTarget; prefix: string }): Producers {
+  const connection = bullConnection(deps.redis, 'producer');
   const queues = new Map<QueueName, Queue>();
   const queue = (name: QueueName) => {
     let q = queues.get(name);

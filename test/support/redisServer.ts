@@ -9,12 +9,12 @@ import { freePort } from './tessera.ts';
  * A private redis-server on a random loopback port, for fault tests that stop,
  * restart or roll back Redis. The machine's shared Redis is never touched.
  */
-export async function startRedis() {
+export async function startRedis(extraArgs: string[] = []) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tessera-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   const launch = async () => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', 'dump.rdb'], { stdio: 'ignore' });
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', 'dump.rdb', ...extraArgs], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on('error', () => undefined);

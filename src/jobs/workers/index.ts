@@ -1,5 +1,6 @@
 import { Worker, type Job, type Processor } from 'bullmq';
 import type { Logger } from '../../log/index.ts';
+import type { RedisTarget } from '../../redis/connection.ts';
 import { bullConnection, type PayloadOf, type QueueName } from '../queues.ts';
 import type { JobCounters } from '../metrics.ts';
 
@@ -12,11 +13,11 @@ export interface RunningWorkers {
 }
 
 /** Starts one BullMQ worker per queue that has a processor. */
-export function startWorkers(deps: { url: string; prefix: string; logger: Logger; processors: ProcessorMap; lockDuration?: number; counters?: JobCounters }): RunningWorkers {
+export function startWorkers(deps: { redis: RedisTarget; prefix: string; logger: Logger; processors: ProcessorMap; lockDuration?: number; counters?: JobCounters }): RunningWorkers {
   const workers: Worker[] = [];
   const connections: ReturnType<typeof bullConnection>[] = [];
   for (const [name, entry] of Object.entries(deps.processors) as [QueueName, { processor: Processor; concurrency?: number }][]) {
-    const connection = bullConnection(deps.url, 'worker');
+    const connection = bullConnection(deps.redis, 'worker');
     connections.push(connection);
     const worker = new Worker(name, entry.processor, {
       connection,
