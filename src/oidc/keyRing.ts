@@ -54,6 +54,7 @@ export async function createKeyRing(deps: {
   let local = createLocalJWKSet(pub);
   const listeners: Array<(keys: KeySet) => void> = [];
   let closed = false;
+  let warnedNoActive = false;
 
   // Reloads never overlap; a request made while one runs is served by a second pass.
   let running: Promise<boolean> | undefined;
@@ -61,9 +62,13 @@ export async function createKeyRing(deps: {
   async function reload(): Promise<boolean> {
     const next = await loadKeys(db, alg);
     if (!next) {
-      logger.error({ alg }, 'no active signing key in the database; keeping the current keys');
+      // Another process promoted a key of a different algorithm (TESSERA_SIGNING_ALG is changing): keep signing with
+      // the current key, which stays published while it is retiring, until this process restarts with the new setting.
+      if (!warnedNoActive) logger.warn({ alg }, `no active ${alg} signing key any more; keeping the current keys until restarted with the new TESSERA_SIGNING_ALG`);
+      warnedNoActive = true;
       return false;
     }
+    warnedNoActive = false;
     if (fingerprint(next) === fingerprint(keys)) return false;
     const before = keys.activeKid;
     keys = next;

@@ -49,13 +49,26 @@ export function toKeySet(rows: SigningKeyRow[], alg: SigningAlg): KeySet | undef
   return { jwks: { keys: [active, ...others].map((r) => r.privateJwk as JWK) }, activeKid: active.kid };
 }
 
-/** Ensures an active key of `alg` exists (first start) and returns the published key set. */
+/**
+ * Ensures an active key of `alg` exists and returns the published key set. On
+ * a first start it creates one. After TESSERA_SIGNING_ALG changed, it promotes
+ * the oldest staged key of the new algorithm (published since it was staged)
+ * rather than signing with a key nobody has seen, and the other algorithm's
+ * active key turns `retiring`.
+ */
 export async function loadOrCreateKeys(db: Database, alg: SigningAlg): Promise<KeySet> {
   const existing = toKeySet(await listPublishedKeys(db), alg);
   if (existing) return existing;
   await db.transaction(async (tx) => {
     await lockBootstrap(tx);
-    if (toKeySet(await listPublishedKeys(tx), alg)) return;
+    const rows = await listPublishedKeys(tx);
+    if (toKeySet(rows, alg)) return;
+    const staged = rows.find((r) => r.status === 'staged' && r.alg === alg);
+    if (staged) {
+      for (const old of rows.filter((r) => r.status === 'active')) await setKeyStatus(tx, old.kid, 'retiring');
+      await setKeyStatus(tx, staged.kid, 'active');
+      return;
+    }
     const key = await newKey(alg);
     // A previously active key of another algorithm stays published until rotated out.
     await insertSigningKey(tx, { kid: key.kid, alg, status: 'active', privateJwk: key.privateJwk, publicJwk: key.publicJwk, activatedAt: new Date() });

@@ -256,4 +256,32 @@ describe('signing-key rotation', () => {
     expect((await cli('retire-key', '--kid', staged.kid)).code).toBe(0);
     await waitFor('the withdrawn key to leave JWKS', async () => !(await publishedKids(bUrl)).includes(staged.kid));
   }, 60_000);
+
+  it('changing TESSERA_SIGNING_ALG promotes the staged key of the new algorithm instead of signing with an unseen one', async () => {
+    const [es256] = await publishedKids(a.issuer);
+    const staged = await cli('stage-key', '--alg', 'EdDSA');
+    expect(staged.code, staged.err).toBe(0);
+    const eddsa = (JSON.parse(staged.out) as { kid: string }).kid;
+    await waitFor('the EdDSA key to be published', async () => (await publishedKids(a.issuer)).includes(eddsa));
+    const jwks = resourceServer(a.issuer);
+    const early = await issue(a.issuer);
+
+    // A process restarted with the new setting (same database and Redis).
+    const c = await startTessera({ DATABASE_URL: db.url, TESSERA_SIGNING_ALG: 'EdDSA', TESSERA_REDIS_PREFIX: a.server.core.config.TESSERA_REDIS_PREFIX, ...ROTATION_ENV });
+    try {
+      const token = await issue(c.issuer);
+      expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'EdDSA', kid: eddsa });
+      // Resource servers had the key already; the old-setting process keeps signing with its key, still published.
+      await jwtVerify(token, jwks, { algorithms: ['EdDSA'] });
+      const old = await issue(a.issuer);
+      expect(decodeProtectedHeader(old).kid).toBe(es256);
+      await jwtVerify(old, jwks, { algorithms: ['ES256'] });
+      await jwtVerify(early, jwks, { algorithms: ['ES256'] });
+      const listed = JSON.parse((await cli('list-keys')).out) as Array<{ kid: string; status: string }>;
+      expect(listed.find((k) => k.kid === eddsa)!.status).toBe('active');
+      expect(listed.find((k) => k.kid === es256)!.status).toBe('retiring');
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
 });
