@@ -7,6 +7,11 @@
  *
  * FEED_CLIENT_* is a Tessera service client holding users:view; without it the
  * API still works but a revoked token stays usable until it expires.
+ *
+ * TESSERA_URL is where this API reaches Tessera when that differs from the
+ * issuer, e.g. `http://proxy:3000` inside docker-compose while browsers and
+ * tokens say `http://localhost:3000`. Tokens are still checked against
+ * TESSERA_ISSUER; only the keys, the feed and its token are fetched there.
  */
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +20,8 @@ import { createTokenVerifier, requireScopes, type VerifiedToken } from '../src/i
 
 export interface ExampleOptions {
   issuer: string;
+  /** Base URL to reach Tessera at, when it differs from `issuer`. Defaults to `issuer`. */
+  tesseraUrl?: string;
   audience: string;
   /** The scope GET /reports requires. */
   scope?: string;
@@ -22,11 +29,11 @@ export interface ExampleOptions {
 }
 
 /** Client credentials for the feed, renewed a minute before they expire. */
-function feedTokens(issuer: string, client: { id: string; secret: string }): () => Promise<string> {
+function feedTokens(tesseraUrl: string, client: { id: string; secret: string }): () => Promise<string> {
   let cached: { token: string; until: number } | undefined;
   return async () => {
     if (cached && Date.now() < cached.until) return cached.token;
-    const res = await fetch(`${issuer}/token`, {
+    const res = await fetch(`${tesseraUrl}/token`, {
       method: 'POST',
       headers: { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'users:view' }).toString(),
@@ -40,10 +47,12 @@ function feedTokens(issuer: string, client: { id: string; secret: string }): () 
 
 /** Builds the example API; `listen` starts it, `close` stops it and its feed. */
 export function createExampleApi(opts: ExampleOptions) {
+  const base = opts.tesseraUrl ?? opts.issuer;
   const verifier = createTokenVerifier({
     issuer: opts.issuer,
     audience: opts.audience,
-    ...(opts.feedClient ? { revocations: { streamUrl: `${opts.issuer}/api/v1/revocations/stream`, getToken: feedTokens(opts.issuer, opts.feedClient) } } : {}),
+    jwksUri: `${base}/jwks`,
+    ...(opts.feedClient ? { revocations: { streamUrl: `${base}/api/v1/revocations/stream`, getToken: feedTokens(base, opts.feedClient) } } : {}),
   });
   const app = new Koa();
   app.use(async (ctx, next) => {
@@ -74,6 +83,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const env = process.env;
   const api = createExampleApi({
     issuer: env.TESSERA_ISSUER ?? 'http://localhost:3000',
+    ...(env.TESSERA_URL ? { tesseraUrl: env.TESSERA_URL } : {}),
     audience: env.API_AUDIENCE ?? 'http://localhost:4000',
     scope: env.API_SCOPE ?? 'reports:view',
     ...(env.FEED_CLIENT_ID && env.FEED_CLIENT_SECRET ? { feedClient: { id: env.FEED_CLIENT_ID, secret: env.FEED_CLIENT_SECRET } } : {}),
