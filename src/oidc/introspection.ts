@@ -67,11 +67,34 @@ export function jwtIntrospection(deps: {
     return subjectOk && !(revokedAt && claims.iat! <= revokedAt);
   }
 
+  /**
+   * oidc-provider answers for opaque access tokens and refresh tokens it finds in
+   * Redis, checking only that the token and its grant exist. A Redis that lost a
+   * revoke-all's purge (failover, restore) still has them, so the same checks as
+   * for JWTs run on its positive answers: subject status and revocation time.
+   */
+  async function recheckStoredToken(ctx: KoaContextWithOIDC, caller: Caller): Promise<void> {
+    const body = ctx.body as { active?: boolean; sub?: string; client_id?: string; iat?: number } | undefined;
+    if (!body?.active || !body.sub || !body.client_id || typeof body.iat !== 'number') return;
+    let active: boolean;
+    try {
+      active = await isActive(caller, { tid: caller.tenant_id, sub: body.sub, client_id: body.client_id, iat: body.iat } as AccessTokenClaims);
+    } catch (e) {
+      deps.onError?.(e);
+      ctx.status = 503;
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable, retry shortly' };
+      return;
+    }
+    if (!active) ctx.body = { active: false };
+  }
+
   return async function introspectJwtAccessTokens(ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> {
     await next();
     const body = ctx.body as { error?: string } | undefined;
     const caller = ctx.oidc?.client as unknown as Caller | undefined;
-    if (ctx.oidc?.route !== 'introspection' || ctx.status !== 400 || body?.error !== 'unsupported_token_type' || !caller) return;
+    if (ctx.oidc?.route !== 'introspection' || !caller) return;
+    if (ctx.status === 200) return recheckStoredToken(ctx, caller);
+    if (ctx.status !== 400 || body?.error !== 'unsupported_token_type') return;
     const token = String(ctx.oidc.params?.token ?? '');
     const claims = await verify(token);
     let active: boolean;

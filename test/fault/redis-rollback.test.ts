@@ -61,4 +61,26 @@ describe('Redis loses the writes of a revoke-all (CHECKLIST faults 3)', () => {
     expect(rebuilt[0]).toBe(runId);
     expect(Number(rebuilt[1])).toBeGreaterThan(0);
   }, 60_000);
+
+  it('introspection does not report the resurrected opaque access token or refresh token as active', async () => {
+    const password = 'rollback password 2';
+    const user = await owner.post('/users', { email: 'rollback-opaque@example.test', password });
+    // Only OIDC scopes: the access token is oidc-provider's opaque one, kept in Redis.
+    const { tokens } = await signIn(t.issuer, web, { email: 'rollback-opaque@example.test', password }, { scope: 'openid offline_access' });
+    expect(tokens.access_token.split('.')).toHaveLength(1);
+    const introspect = async (token: string) => client.tokenIntrospection(web, token);
+    expect((await introspect(tokens.access_token)).active).toBe(true);
+    expect((await introspect(tokens.refresh_token!)).active).toBe(true);
+
+    await redis.snapshot();
+    expect((await owner.delete(`/users/${user.body.id}/sessions`)).status).toBe(200);
+    await redis.rollback();
+    await waitFor(async () => (await fetch(`${t.issuer}/readyz`)).status === 200, 15_000);
+    // Both tokens are back in Redis...
+    expect(Number(await redis.command('SCARD', t.server.core.keys.accountIndex(user.body.id)))).toBeGreaterThan(0);
+    // ...and are still reported inactive, because they were issued before the revocation time in Postgres.
+    expect(await introspect(tokens.access_token)).toEqual({ active: false });
+    expect(await introspect(tokens.refresh_token!)).toEqual({ active: false });
+    expect((await fetch(`${t.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status).toBe(401);
+  }, 60_000);
 });
