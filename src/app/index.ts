@@ -146,7 +146,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
   const closeOnFailure: Array<() => Promise<void>> = [];
   try {
     const bootstrap = await runBootstrap(core);
-    if (bootstrap) (opts.printBootstrap ?? ((t) => process.stdout.write(`${t}\n`)))(formatBootstrap(config.issuer, bootstrap));
+    if (bootstrap) (opts.printBootstrap ?? ((t) => process.stdout.write(`${t}\n`)))(formatBootstrap(config.issuer, bootstrap, { ownerPassword: !!config.TESSERA_BOOTSTRAP_OWNER_PASSWORD, clientSecret: !!config.TESSERA_BOOTSTRAP_CLIENT_SECRET }));
 
     const [keyRing, cookieSecret] = await Promise.all([
       createKeyRing({ db, redis, channel: keys.signingKeysChannel(), alg: config.TESSERA_SIGNING_ALG, logger }),

@@ -32,7 +32,7 @@ export async function connectRedis(redis: Redis, target: RedisTarget): Promise<v
     throw new RedisUnavailableError(
       `Tessera could not reach Redis at ${describeTarget(target)}. Redis holds sessions, grants and refresh tokens, so Tessera ` +
         `will not start without it. Start one locally with "redis-server --port 6379" (Debian/Ubuntu: "apt-get install redis-server"; ` +
-        `macOS: "brew install redis"), or "docker run -p 6379:6379 redis:7", or set REDIS_URL to a reachable Redis 6.2 or newer.`,
+        `macOS: "brew install redis"), or "docker run -p 6379:6379 redis:7", or set REDIS_URL to a reachable Redis 7.0 or newer.`,
     );
   }
 }

@@ -72,18 +72,23 @@ export async function isFirstStart(db: Database): Promise<boolean> {
   return !(await hasAnyTenant(db));
 }
 
-/** The text printed once after bootstrap. */
-export function formatBootstrap(issuer: string, r: BootstrapResult): string {
+/**
+ * The text printed once after bootstrap. Credentials the operator supplied
+ * (`supplied`) are not echoed: they are already in their secret store, and
+ * stdout usually ends up in a log pipeline. Generated ones are shown, once.
+ */
+export function formatBootstrap(issuer: string, r: BootstrapResult, supplied: { ownerPassword?: boolean; clientSecret?: boolean } = {}): string {
+  const generated = !supplied.ownerPassword || !supplied.clientSecret;
   return [
     '',
-    '  Tessera is bootstrapped. These credentials are shown once; store them now.',
+    generated ? '  Tessera is bootstrapped. Generated credentials are shown once; store them now.' : '  Tessera is bootstrapped with the credentials you supplied.',
     '',
     `  Issuer:          ${issuer}`,
     `  Tenant:          ${r.tenant.slug} (${r.tenant.id})`,
     `  Owner email:     ${r.owner.email}`,
-    `  Owner password:  ${r.owner.password}`,
+    `  Owner password:  ${supplied.ownerPassword ? '(from TESSERA_BOOTSTRAP_OWNER_PASSWORD)' : r.owner.password}`,
     `  Admin client id: ${r.client.id}`,
-    `  Client secret:   ${r.client.secret}`,
+    `  Client secret:   ${supplied.clientSecret ? '(from TESSERA_BOOTSTRAP_CLIENT_SECRET)' : r.client.secret}`,
     '',
     `  Try: curl -u '${r.client.id}:<secret>' -d grant_type=client_credentials ${issuer}/token`,
     '',

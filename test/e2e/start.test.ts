@@ -64,6 +64,37 @@ describe('npm start on a fresh checkout (no DATABASE_URL)', () => {
     expect(await second.exited, second.errors()).toBe(0);
   }, 90_000);
 
+  it('does not echo bootstrap credentials that were supplied through the environment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-supplied-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const password = `supplied-owner-${randomBytes(6).toString('hex')}`;
+    const secret = randomBytes(32).toString('base64url');
+    const run = start({
+      PORT: String(port),
+      TESSERA_DATA_DIR: dir,
+      REDIS_URL,
+      TESSERA_REDIS_PREFIX: `ts-${randomBytes(4).toString('hex')}:`,
+      TESSERA_BOOTSTRAP_OWNER_PASSWORD: password,
+      TESSERA_BOOTSTRAP_CLIENT_SECRET: secret,
+    });
+    await run.until('Tessera is listening');
+    const out = run.output() + run.errors();
+    expect(out).toContain('(from TESSERA_BOOTSTRAP_OWNER_PASSWORD)');
+    expect(out).toContain('(from TESSERA_BOOTSTRAP_CLIENT_SECRET)');
+    expect(out).not.toContain(password);
+    expect(out).not.toContain(secret);
+    // The supplied secret is the one that works.
+    const token = await fetch(`http://127.0.0.1:${port}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`default-admin-automation:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    expect(token.status).toBe(200);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  }, 90_000);
+
   it('stops with a message naming a bad variable', async () => {
     const run = start({ PORT: 'eighty', TESSERA_SIGNING_ALG: 'HS256' });
     expect(await run.exited).toBe(1);
