@@ -30,7 +30,7 @@ import { createProvider } from '../oidc/provider.ts';
 import { jwtIntrospection } from '../oidc/introspection.ts';
 import { createFeedHub } from '../sessions/feedHub.ts';
 import { createProviderMetrics } from '../oidc/metrics.ts';
-import { createSignInMetrics, registerEntitlementCacheMetric } from './metrics.ts';
+import { createHttpMetrics, createSignInMetrics, registerEntitlementCacheMetric } from './metrics.ts';
 import { createHttpHandler } from '../http/app.ts';
 import { createServer as createHttpServer } from 'node:http';
 import { healthRoutes } from '../http/routes/health.ts';
@@ -252,6 +252,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       hsts: config.issuer.startsWith('https://'),
       cookieKeys,
       ownPrefixes: ['/healthz', '/readyz', '/metrics', '/interaction', '/api'],
+      observe: createHttpMetrics(registry),
       routers,
     });
 

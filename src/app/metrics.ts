@@ -51,3 +51,16 @@ export function registerEntitlementCacheMetric(registry: Registry, stats: Entitl
     },
   });
 }
+
+/** HTTP responses by surface and status class; the fail-closed 503s included. */
+export function createHttpMetrics(registry: Registry): (surface: string, status: number) => void {
+  const responses = new Counter({
+    name: 'tessera_http_responses_total',
+    help: 'HTTP responses by surface (oidc, api, interaction, ops) and status class (2xx … 5xx)',
+    labelNames: ['surface', 'code'] as const,
+    registers: [registry],
+  });
+  const classes = ['2xx', '3xx', '4xx', '5xx'] as const;
+  for (const surface of ['oidc', 'api', 'interaction', 'ops']) for (const code of classes) responses.inc({ surface, code }, 0);
+  return (surface, status) => responses.inc({ surface, code: status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : '2xx' });
+}

@@ -21,6 +21,18 @@ export interface HttpDeps {
   trustProxy: boolean;
   hsts: boolean;
   cookieKeys: string[];
+  /** Called once per response with the surface it belongs to and its status (metrics). */
+  observe?: (surface: Surface, status: number) => void;
+}
+
+/** Which part of Tessera answered: low-cardinality, for metrics. */
+export type Surface = 'oidc' | 'api' | 'interaction' | 'ops';
+
+function surfaceOf(url: string): Surface {
+  if (url.startsWith('/api')) return 'api';
+  if (url.startsWith('/interaction')) return 'interaction';
+  if (url.startsWith('/healthz') || url.startsWith('/readyz') || url.startsWith('/metrics')) return 'ops';
+  return 'oidc';
 }
 
 /**
@@ -72,8 +84,13 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
 
   const isOwn = (url: string) => deps.ownPrefixes.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));
 
+  const observe = deps.observe;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
+    if (observe) {
+      const surface = isOwn(url) ? surfaceOf(url) : 'oidc';
+      res.once('finish', () => observe(surface, res.statusCode));
+    }
     if (isOwn(url)) return own(req, res);
     if (!deps.health.up && !ALWAYS_SERVED.test(url)) return unavailable(url, res);
     const incoming = req.headers['x-request-id'];

@@ -118,6 +118,21 @@ describe('/metrics', () => {
     expect(delta('hit')).toBe(2);
   });
 
+  it('counts HTTP responses by surface and status class', async () => {
+    const before = await scrape();
+    expect((await fetch(`${t.issuer}/api/v1/roles`)).status).toBe(401);
+    expect((await fetch(`${t.issuer}/.well-known/openid-configuration`)).status).toBe(200);
+    expect((await fetch(`${t.issuer}/interaction/nope`)).status).toBeGreaterThanOrEqual(400);
+    const after = await scrape();
+    const delta = (surface: string, code: string) =>
+      sample(after, 'tessera_http_responses_total', { surface, code }) - sample(before, 'tessera_http_responses_total', { surface, code });
+    expect(delta('api', '4xx')).toBe(1);
+    expect(delta('oidc', '2xx')).toBe(1);
+    expect(delta('interaction', '4xx') + delta('interaction', '5xx')).toBe(1);
+    // The scrape before this one is itself counted.
+    expect(delta('ops', '2xx')).toBeGreaterThanOrEqual(1);
+  });
+
   it('lists every metric family the Grafana dashboard and alerts rely on, before any traffic', async () => {
     const fresh = await startTessera();
     try {
@@ -130,6 +145,7 @@ describe('/metrics', () => {
         'tessera_jobs',
         'tessera_backing_errors_total',
         'tessera_entitlement_cache_total',
+        'tessera_http_responses_total',
         'process_resident_memory_bytes',
       ]) {
         expect(text, family).toMatch(new RegExp(`^# TYPE ${family} `, 'm'));
