@@ -87,19 +87,23 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
   const observe = deps.observe;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
-    if (observe) {
-      const surface = isOwn(url) ? surfaceOf(url) : 'oidc';
-      res.once('finish', () => observe(surface, res.statusCode));
+    if (isOwn(url)) {
+      if (observe) res.once('finish', () => observe(surfaceOf(url), res.statusCode));
+      return own(req, res);
     }
-    if (isOwn(url)) return own(req, res);
-    if (!deps.health.up && !ALWAYS_SERVED.test(url)) return unavailable(url, res);
+    if (!deps.health.up && !ALWAYS_SERVED.test(url)) {
+      observe?.('oidc', 503);
+      return unavailable(url, res);
+    }
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', requestId);
     for (const [k, v] of headers) res.setHeader(k!, v!);
     const started = performance.now();
+    // One listener for the access log and the response counter: this is the token hot path.
     res.once('finish', () => {
       const status = res.statusCode;
+      observe?.('oidc', status);
       deps.logger[status >= 500 ? 'error' : 'info'](
         { requestId, method: req.method, path: url.split('?')[0], status, ms: Math.round(performance.now() - started) },
         'request',

@@ -4,6 +4,16 @@ import { QUEUE_NAMES, type Producers, type QueueName } from './queues.ts';
 /** Job states reported per queue; the ones BullMQ's getJobCounts knows. */
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
 
+const SCRAPE_TIMEOUT_MS = 1_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /**
  * `tessera_jobs{queue,state}`, read from Redis on every scrape, so it is the
  * same whichever process runs the workers.
@@ -17,7 +27,9 @@ export function registerJobGauge(registry: Registry, producers: Producers): void
     async collect() {
       this.reset();
       const queues = Object.values(QUEUE_NAMES) as QueueName[];
-      const counts = await Promise.all(queues.map((q) => producers.queue(q).getJobCounts(...STATES).catch(() => undefined)));
+      // BullMQ waits for its connection to come back rather than failing, and a scrape must answer
+      // during a Redis outage (that is when it matters most): give up on a queue after a second.
+      const counts = await Promise.all(queues.map((q) => withTimeout(producers.queue(q).getJobCounts(...STATES), SCRAPE_TIMEOUT_MS).catch(() => undefined)));
       queues.forEach((queue, i) => {
         // Redis unreachable: leave the queue out rather than fail the whole scrape.
         const c = counts[i];

@@ -66,6 +66,9 @@ describe('Redis stopped under load (CHECKLIST faults 2)', () => {
     expect((await fetch(`${t.issuer}/jwks`)).status).toBe(200);
     const readyz = (await (await fetch(`${t.issuer}/readyz`)).json()) as { checks: Record<string, string> };
     expect(readyz.checks.redis).toBe('unavailable');
+    // Fail-closed answers are visible to monitoring (metrics need neither Redis nor Postgres).
+    const metrics = await (await fetch(`${t.issuer}/metrics`)).text();
+    expect(Number(/^tessera_http_responses_total\{surface="oidc",code="5xx"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
 
     await redis.start();
     await waitFor(async () => (await fetch(`${t.issuer}/readyz`)).status === 200, 15_000);
