@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { discover, REDIRECT_URI, signIn } from '../support/oidc.ts';
+import { Browser } from '../support/browser.ts';
 import { startRedis, waitFor, type TestRedis } from '../support/redisServer.ts';
 
 let redis: TestRedis;
@@ -53,8 +54,23 @@ describe('Redis stopped under load (CHECKLIST faults 2)', () => {
       }
     })();
 
+    // A sign-in page opened before the outage.
+    const browser = new Browser();
+    const authUrl = client.buildAuthorizationUrl(web, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const { url: loginPage } = await browser.follow(authUrl.toString(), t.issuer);
+    expect(loginPage).toContain('/interaction/');
+
     await redis.stop(true);
     await waitFor(async () => (await fetch(`${t.issuer}/readyz`)).status === 503, 5_000);
+    // Reloading it answers 503 problem+json (fail closed), not a 500.
+    const reload = await browser.request(loginPage);
+    expect(reload.status).toBe(503);
+    expect(await reload.json()).toMatchObject({ code: 'temporarily_unavailable' });
     const during = await form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, webClient.client_id, webClient.client_secret as string);
     expect(during.status).toBe(503);
     expect(await during.json()).toMatchObject({ error: 'temporarily_unavailable' });

@@ -32,7 +32,8 @@ export function problemErrors(logger: Logger): Middleware {
         writeProblem(ctx, status, HTTP_CODES[status] ?? 'bad_request', (err as Error).message);
         return;
       }
-      if (isBackingServiceError(err)) {
+      // oidc-provider's own fail-closed error (oidc/errors.ts TemporarilyUnavailable), raised under interaction routes.
+      if (isBackingServiceError(err) || status === 503) {
         logger.warn({ err: (err as Error).message, requestId: ctx.state.requestId }, 'backing service unavailable');
         ctx.set('Retry-After', '1');
         writeProblem(ctx, 503, 'temporarily_unavailable', 'a backing service is unavailable, retry shortly');
