@@ -15,6 +15,18 @@ export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelati
 /** Anything queries can run on. */
 export type Executor = Database | Tx;
 
+/**
+ * Runs independent queries at once on a pool, one after another on a
+ * transaction: a transaction is one connection, and pg refuses (from pg 9;
+ * warns in pg 8) a query issued while another is running on the same client.
+ */
+export async function allOn<T extends readonly unknown[]>(db: Executor, tasks: { [K in keyof T]: () => Promise<T[K]> }): Promise<T> {
+  if (!('rollback' in db)) return Promise.all(tasks.map((task) => task())) as unknown as Promise<T>;
+  const results: unknown[] = [];
+  for (const task of tasks) results.push(await task());
+  return results as unknown as T;
+}
+
 /** Runs raw SQL and returns its rows; both drivers answer with `{ rows }`. */
 export async function rows<T>(db: Executor, query: SQL): Promise<T[]> {
   const res = (await db.execute(query)) as unknown as { rows: T[] };

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import type { Executor } from '../db/client.ts';
+import { allOn, type Executor } from '../db/client.ts';
 import { clientRoles, groupEdges, groupMembers, groupRoles, roles, userRoles } from '../db/schema/index.ts';
 import type { RoleLink, SubjectLinks, TenantGraph } from '../entitlements/resolve.ts';
 
@@ -7,17 +7,19 @@ const ms = (d: Date | null): number | null => (d ? d.getTime() : null);
 
 /** Loads the tenant-wide entitlement graph in three queries. */
 export async function loadTenantGraph(db: Executor, tenantId: string): Promise<TenantGraph> {
-  const [roleRows, edgeRows, groupRoleRows] = await Promise.all([
-    db.select({ id: roles.id, capabilities: roles.capabilities }).from(roles).where(eq(roles.tenantId, tenantId)),
-    db
-      .select({ parentId: groupEdges.parentId, childId: groupEdges.childId })
-      .from(groupEdges)
-      .where(eq(groupEdges.tenantId, tenantId)),
-    db
-      .select({ groupId: groupRoles.groupId, roleId: groupRoles.roleId, expiresAt: groupRoles.expiresAt })
-      .from(groupRoles)
-      .where(eq(groupRoles.tenantId, tenantId)),
-  ]);
+  const [roleRows, edgeRows, groupRoleRows] = await allOn(db, [
+    () => db.select({ id: roles.id, capabilities: roles.capabilities }).from(roles).where(eq(roles.tenantId, tenantId)),
+    () =>
+      db
+        .select({ parentId: groupEdges.parentId, childId: groupEdges.childId })
+        .from(groupEdges)
+        .where(eq(groupEdges.tenantId, tenantId)),
+    () =>
+      db
+        .select({ groupId: groupRoles.groupId, roleId: groupRoles.roleId, expiresAt: groupRoles.expiresAt })
+        .from(groupRoles)
+        .where(eq(groupRoles.tenantId, tenantId)),
+  ] as const);
   const groupParents = new Map<string, string[]>();
   for (const e of edgeRows) {
     const list = groupParents.get(e.childId) ?? [];
@@ -39,13 +41,14 @@ export async function loadTenantGraph(db: Executor, tenantId: string): Promise<T
 
 /** Direct roles and direct groups of a user. */
 export async function loadUserLinks(db: Executor, userId: string): Promise<SubjectLinks> {
-  const [direct, memberships] = await Promise.all([
-    db
-      .select({ roleId: userRoles.roleId, expiresAt: userRoles.expiresAt })
-      .from(userRoles)
-      .where(eq(userRoles.userId, userId)),
-    db.select({ groupId: groupMembers.groupId }).from(groupMembers).where(eq(groupMembers.userId, userId)),
-  ]);
+  const [direct, memberships] = await allOn(db, [
+    () =>
+      db
+        .select({ roleId: userRoles.roleId, expiresAt: userRoles.expiresAt })
+        .from(userRoles)
+        .where(eq(userRoles.userId, userId)),
+    () => db.select({ groupId: groupMembers.groupId }).from(groupMembers).where(eq(groupMembers.userId, userId)),
+  ] as const);
   return {
     directRoles: direct.map((r) => ({ roleId: r.roleId, expiresAt: ms(r.expiresAt) })),
     groups: memberships.map((m) => m.groupId),

@@ -1,5 +1,5 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { rows, type Executor } from '../db/client.ts';
+import { allOn, rows, type Executor } from '../db/client.ts';
 import { clientRoles, groupRoles, retiredSlugs, roles, userRoles } from '../db/schema/index.ts';
 
 export type RoleRow = typeof roles.$inferSelect;
@@ -136,20 +136,23 @@ export interface RoleAssignments {
 
 /** Everyone a role is assigned to directly. */
 export async function listRoleAssignments(db: Executor, roleId: string): Promise<RoleAssignments> {
-  const [u, g, c] = await Promise.all([
-    rows<RoleAssignments['users'][number]>(
-      db,
-      sql`select u.id, u.email, u.display_name, a.assigned_at, a.expires_at from ${userRoles} a join users u on u.id = a.user_id where a.role_id = ${roleId} order by a.assigned_at, u.id`,
-    ),
-    rows<RoleAssignments['groups'][number]>(
-      db,
-      sql`select g.id, g.name, a.assigned_at, a.expires_at from ${groupRoles} a join groups g on g.id = a.group_id where a.role_id = ${roleId} order by a.assigned_at, g.id`,
-    ),
-    rows<RoleAssignments['clients'][number]>(
-      db,
-      sql`select c.id, c.name, a.assigned_at, a.expires_at from ${clientRoles} a join clients c on c.id = a.client_id where a.role_id = ${roleId} order by a.assigned_at, c.id`,
-    ),
-  ]);
+  const [u, g, c] = await allOn(db, [
+    () =>
+      rows<RoleAssignments['users'][number]>(
+        db,
+        sql`select u.id, u.email, u.display_name, a.assigned_at, a.expires_at from ${userRoles} a join users u on u.id = a.user_id where a.role_id = ${roleId} order by a.assigned_at, u.id`,
+      ),
+    () =>
+      rows<RoleAssignments['groups'][number]>(
+        db,
+        sql`select g.id, g.name, a.assigned_at, a.expires_at from ${groupRoles} a join groups g on g.id = a.group_id where a.role_id = ${roleId} order by a.assigned_at, g.id`,
+      ),
+    () =>
+      rows<RoleAssignments['clients'][number]>(
+        db,
+        sql`select c.id, c.name, a.assigned_at, a.expires_at from ${clientRoles} a join clients c on c.id = a.client_id where a.role_id = ${roleId} order by a.assigned_at, c.id`,
+      ),
+  ] as const);
   return { users: u, groups: g, clients: c };
 }
 

@@ -1,4 +1,4 @@
-import type { Tx } from '../db/client.ts';
+import { allOn, type Tx } from '../db/client.ts';
 import { conflict, notFound, unprocessable } from '../errors/index.ts';
 import { findClientById } from '../queries/clients.ts';
 import { existingGroupIds } from '../queries/groups.ts';
@@ -46,7 +46,7 @@ export function createAssignmentCore(deps: { audit: AuditLog }) {
   async function requireAssignees(tx: Tx, tenantId: string, set: AssigneeSet): Promise<void> {
     const users = [...new Set(set.users ?? [])];
     const groups = [...new Set(set.groups ?? [])];
-    const [u, g] = await Promise.all([existingUserIds(tx, tenantId, users), existingGroupIds(tx, tenantId, groups)]);
+    const [u, g] = await allOn(tx, [() => existingUserIds(tx, tenantId, users), () => existingGroupIds(tx, tenantId, groups)] as const);
     if (u.size !== users.length) throw notFound('user');
     if (g.size !== groups.length) throw notFound('group');
     for (const id of new Set(set.clients ?? [])) {

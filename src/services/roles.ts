@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ALL_CAPABILITY_IDS, CAPABILITY_BY_ID, closeUnderRequires, SYSTEM_ROLES } from '../catalogue/index.ts';
-import type { Tx } from '../db/client.ts';
+import { allOn, type Tx } from '../db/client.ts';
 import { conflict, forbidden, notFound, unprocessable } from '../errors/index.ts';
 import {
   assignmentCounts,
@@ -149,7 +149,7 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
 
     async list(tenantId: string, type: 'custom' | 'system' | 'all' = 'custom'): Promise<RoleView[]> {
       return change.read(async (tx) => {
-        const [roles, counts] = await Promise.all([listRoles(tx, tenantId), assignmentCounts(tx, tenantId)]);
+        const [roles, counts] = await allOn(tx, [() => listRoles(tx, tenantId), () => assignmentCounts(tx, tenantId)] as const);
         return roles.filter((r) => type === 'all' || r.type === type).map((r) => view(r, counts.get(r.id)));
       });
     },
