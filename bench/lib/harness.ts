@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -58,13 +59,75 @@ export function startChild<T>(file: string, env: Record<string, string>, extraAr
   });
 }
 
-export async function stopChild(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 3_000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
+/**
+ * SIGTERM, then SIGKILL if the child has not exited within `graceMs`. Resolves
+ * with how it ended: `killed` when SIGKILL was needed.
+ */
+export async function stopChild(child: ChildProcess, graceMs = 3_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }> {
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
+  const exited = new Promise<void>((r) => (ended() ? r() : child.once('exit', () => r())));
+  let killed = false;
+  if (!ended()) {
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
+    if (!ended()) {
+      killed = true;
+      child.kill('SIGKILL');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
+    }
+  }
   children.delete(child);
+  return { code: child.exitCode, signal: child.signalCode, killed };
+}
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The line `src/main.ts` prints once each mode is up. */
+const READY_LINE: Record<'all' | 'serve' | 'worker', RegExp> = {
+  all: /^Tessera is listening on port /,
+  serve: /^Tessera is listening on port /,
+  worker: /^Tessera workers are running/,
+};
+
+/**
+ * Runs Tessera's own entry point as `npm run serve` / `npm run worker` do
+ * (`node [nodeArgs] --import tsx src/main.ts <mode>`), but with node as the
+ * direct child, so `child.pid` is the process that serves (no npm or tsx CLI
+ * wrapper in between). Configuration comes from `env` on top of this process's
+ * environment. Every stdout/stderr line goes to `onLine` (default: echoed with
+ * a prefix). Resolves once the mode's ready line is printed; the child is
+ * SIGTERMed when this process exits, like `startChild`'s.
+ */
+export function startTesseraProcess(
+  mode: 'all' | 'serve' | 'worker',
+  env: Record<string, string>,
+  opts: { nodeArgs?: string[]; onLine?: (line: string, stream: 'stdout' | 'stderr') => void; timeoutMs?: number } = {},
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts', mode], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const onLine = opts.onLine ?? ((line: string) => process.stdout.write(`[${mode} ${child.pid}] ${line}\n`));
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  return new Promise((resolve, reject) => {
+    let ready = false;
+    const timer = setTimeout(() => reject(new Error(`tessera ${mode} did not become ready within ${timeoutMs / 1000} s`)), timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (!ready) reject(new Error(`tessera ${mode} exited early with ${code ?? signal}`));
+    });
+    createInterface({ input: child.stderr! }).on('line', (line) => onLine(line, 'stderr'));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      onLine(line, 'stdout');
+      if (!ready && READY_LINE[mode].test(line)) {
+        ready = true;
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+  });
 }
 
 // ---------------------------------------------------------------- load generator
@@ -173,15 +236,24 @@ export function summarise(samples: Sample[]): Figures {
 export const basic = (id: string, secret: string) =>
   `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
-export async function recreateDatabase() {
+/** Drops and creates a database on the PG_ADMIN_URL server (default: the bench database, DB_NAME). */
+export async function recreateDatabase(name: string = DB_NAME) {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`);
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${DB_NAME}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
+}
+
+/** The URL of database `name` on the PG_ADMIN_URL server (what `recreateDatabase(name)` creates). */
+export function databaseUrlFor(name: string): string {
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
 }
 
 export async function activePrivateJwk(): Promise<Record<string, unknown>> {
