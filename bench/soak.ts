@@ -47,7 +47,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -59,7 +59,7 @@ import pg from 'pg';
 import { SYSTEM_ROLES } from '../src/catalogue/index.ts';
 import { discover, REDIRECT_URI, signIn } from '../test/support/oidc.ts';
 import { freePort } from '../test/support/tessera.ts';
-import { basic, databaseUrlFor, deletePrefix, percentile, recreateDatabase, REDIS_URL, startTesseraProcess, stopChild, workerNodeFlags } from './lib/harness.ts';
+import { basic, databaseUrlFor, deletePrefix, httpRequest, percentile, recreateDatabase, REDIS_URL, startTesseraProcess, stopChild, workerNodeFlags } from './lib/harness.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const num = (name: string, fallback: number) => {
@@ -180,31 +180,8 @@ interface Reply {
   text: string;
 }
 
-function http(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        agent,
-        host: '127.0.0.1',
-        port,
-        method,
-        path,
-        timeout: REQUEST_TIMEOUT_MS,
-        headers: { accept: 'application/json', ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const http = (port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Reply> =>
+  httpRequest(agent, port, method, path, headers, body, REQUEST_TIMEOUT_MS);
 
 /** Throws unless the reply has the expected status; returns the parsed JSON body. */
 function expect(reply: Reply, status: number, what: string): Record<string, unknown> {

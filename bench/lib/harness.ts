@@ -149,8 +149,19 @@ export interface Sample {
   firstError?: string;
 }
 
-/** One HTTP request on loopback through `agent`, answered with its status and body text. */
-export function httpRequest(agent: Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
+/**
+ * One HTTP request on loopback through `agent`, answered with its status and
+ * body text; with `timeoutMs`, a request without an answer by then fails.
+ */
+export function httpRequest(
+  agent: Agent,
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+  timeoutMs?: number,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -159,6 +170,7 @@ export function httpRequest(agent: Agent, port: number, method: string, path: st
         port,
         method,
         path,
+        ...(timeoutMs ? { timeout: timeoutMs } : {}),
         headers: { accept: 'application/json', ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
       },
       (res) => {
@@ -169,6 +181,7 @@ export function httpRequest(agent: Agent, port: number, method: string, path: st
         res.on('error', reject);
       },
     );
+    if (timeoutMs) req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs / 1000} s`)));
     req.on('error', reject);
     req.end(body);
   });
