@@ -30,7 +30,7 @@ import { createProvider } from '../oidc/provider.ts';
 import { jwtIntrospection } from '../oidc/introspection.ts';
 import { createFeedHub } from '../sessions/feedHub.ts';
 import { createProviderMetrics } from '../oidc/metrics.ts';
-import { createHttpMetrics, createSignInMetrics, registerEntitlementCacheMetric } from './metrics.ts';
+import { createHttpMetrics, createSignInMetrics, registerDbPoolGauge, registerEntitlementCacheMetric } from './metrics.ts';
 import { createHttpHandler } from '../http/app.ts';
 import { createServer as createHttpServer } from 'node:http';
 import { healthRoutes } from '../http/routes/health.ts';
@@ -48,7 +48,7 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   await connectRedis(redis, target);
   let dbh: DbHandle;
   try {
-    dbh = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.TESSERA_DATA_DIR });
+    dbh = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.TESSERA_DATA_DIR, poolSize: config.TESSERA_DB_POOL_MAX });
     await dbh.migrate();
   } catch (err) {
     redis.disconnect();
@@ -158,6 +158,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     registerJobGauge(registry, core.producers);
+    registerDbPoolGauge(registry, core.dbh.poolStats);
     const backingErrors = new Counter({
       name: 'tessera_backing_errors_total',
       help: 'Failed reachability checks of Postgres and Redis (probed every second and after each request that hit a backing-service error)',

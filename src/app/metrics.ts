@@ -1,4 +1,4 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { EntitlementCacheStats } from '../entitlements/loader.ts';
 
 export type LoginFailureReason = 'unknown_email' | 'bad_password' | 'suspended';
@@ -63,4 +63,21 @@ export function createHttpMetrics(registry: Registry): (surface: string, status:
   const classes = ['2xx', '3xx', '4xx', '5xx'] as const;
   for (const surface of ['oidc', 'api', 'interaction', 'ops']) for (const code of classes) responses.inc({ surface, code }, 0);
   return (surface, status) => responses.inc({ surface, code: status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : '2xx' });
+}
+
+/** `tessera_db_pool_connections{state}`: the Postgres pool at scrape time (total, idle, and requests waiting for one). */
+export function registerDbPoolGauge(registry: Registry, stats: (() => { total: number; idle: number; waiting: number }) | undefined): void {
+  if (!stats) return;
+  new Gauge({
+    name: 'tessera_db_pool_connections',
+    help: 'Postgres pool of this process: open connections (total), idle ones, and queries waiting for a connection (TESSERA_DB_POOL_MAX)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const s = stats();
+      this.set({ state: 'total' }, s.total);
+      this.set({ state: 'idle' }, s.idle);
+      this.set({ state: 'waiting' }, s.waiting);
+    },
+  });
 }

@@ -18,6 +18,8 @@ const schema = z
     TESSERA_ISSUER: optionalString.pipe(z.url().optional()),
     DATABASE_URL: optionalString.pipe(z.url().optional()),
     TESSERA_DATA_DIR: z.string().default('./.tessera'),
+    /** Postgres connections per process at most; keep (processes × this) under the server's max_connections. */
+    TESSERA_DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
     REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
     /**
      * Sentinel endpoints ("host:port,host:port"). When set, Tessera asks them for

@@ -133,6 +133,32 @@ describe('/metrics', () => {
     expect(delta('ops', '2xx')).toBeGreaterThanOrEqual(1);
   });
 
+  it('reports the Postgres pool, which never opens more than TESSERA_DB_POOL_MAX connections', async () => {
+    const small = await startTessera({ TESSERA_DB_POOL_MAX: '2' });
+    try {
+      const token = await (await import('../support/api.ts')).serviceToken(small, small.admin.id, small.admin.secret);
+      const pool = async () => {
+        const text = await (await fetch(`${small.issuer}/metrics`)).text();
+        return { total: sample(text, 'tessera_db_pool_connections', { state: 'total' }), waiting: sample(text, 'tessera_db_pool_connections', { state: 'waiting' }) };
+      };
+      let busy = true;
+      const seen: Array<{ total: number; waiting: number }> = [];
+      const watcher = (async () => {
+        while (busy) seen.push(await pool());
+      })();
+      // Uncached reads: each query needs a connection.
+      const load = Array.from({ length: 40 }, () => fetch(`${small.issuer}/api/v1/audit-events?limit=50`, { headers: { authorization: `Bearer ${token}` } }));
+      const statuses = (await Promise.all(load)).map((r) => r.status);
+      busy = false;
+      await watcher;
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      expect(Math.max(...seen.map((s) => s.total))).toBe(2);
+      expect(Math.max(...seen.map((s) => s.waiting))).toBeGreaterThan(0);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('lists every metric family the Grafana dashboard and alerts rely on, before any traffic', async () => {
     const fresh = await startTessera();
     try {
@@ -146,6 +172,7 @@ describe('/metrics', () => {
         'tessera_backing_errors_total',
         'tessera_entitlement_cache_total',
         'tessera_http_responses_total',
+        'tessera_db_pool_connections',
         'process_resident_memory_bytes',
       ]) {
         expect(text, family).toMatch(new RegExp(`^# TYPE ${family} `, 'm'));
