@@ -11,8 +11,14 @@ export type ExportFormat = 'ndjson' | 'csv';
 const e = auditEvents;
 /** A JSON string literal (or null) of a text column, escaped by Postgres. */
 const json = (col: SQL | AnyColumn) => sql`coalesce(to_json(${col})::text, 'null')`;
-/** An RFC 4180 field: quoted (quotes doubled) when it holds a comma, quote or line break; null is empty. */
-const csv = (col: SQL | AnyColumn) => sql`case when ${col} is null then '' when ${col} ~ '[",\r\n]' then '"' || replace(${col}, '"', '""') || '"' else ${col} end`;
+/**
+ * An RFC 4180 field: quoted (quotes doubled) when it holds a comma, quote or
+ * line break; null is empty. A value a spreadsheet would run as a formula
+ * (starting with = + - @, tab or carriage return; OWASP "CSV injection") gets a
+ * leading apostrophe inside quotes, so Excel and LibreOffice show it as text.
+ */
+const csv = (col: SQL | AnyColumn) =>
+  sql`case when ${col} is null then '' when ${col} ~ '^[=+@-]' or left(${col}, 1) in (chr(9), chr(13)) then '"''' || replace(${col}, '"', '""') || '"' when ${col} ~ '[",\r\n]' then '"' || replace(${col}, '"', '""') || '"' else ${col} end`;
 const at = sql`to_char(${e.at} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**

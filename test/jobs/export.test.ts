@@ -159,6 +159,25 @@ describe('audit export (SPEC §9)', () => {
     }
   });
 
+  it('neutralises values a spreadsheet would run as formulas (CSV injection)', async () => {
+    const { db } = t.server.core;
+    const hostile = ['=HYPERLINK("http://evil.example","x")', '+1+1', '-2+3', '@SUM(A1)', `${String.fromCharCode(9)}=1`];
+    await db.execute(sql`
+      insert into audit_events (id, tenant_id, seq, at, actor_type, actor_id, action, target_type, target_id, data, parent_id, request_id, prev_hash, hash)
+      select gen_random_uuid(), ${t.tenantId}, b.base + i, now(), 'user', 'formula-actor', 'user.updated', 'user', (array[${sql.join(
+        hostile.map((v) => sql`${v}`),
+        sql`, `,
+      )}]::text[])[i], '{}'::jsonb, null, null, md5(i::text), md5(i::text || 'f')
+      from generate_series(1, ${hostile.length}) i, (select max(seq) as base from audit_events where tenant_id = ${t.tenantId}) b`);
+    const res = await owner.post('/audit-exports', { format: 'csv', filter: { actor_id: 'formula-actor' } });
+    const job = await runJob(t, owner, res.body.id);
+    expect(job.status).toBe('completed');
+    const [, ...records] = parseCsv(gunzipSync((await download(t, ownerToken, res.body.id)).bytes).toString('utf8'));
+    expect(records.map((r) => r[7])).toEqual(hostile.map((v) => `'${v}`));
+    // Ordinary values are untouched.
+    expect(records.every((r) => r[4] === 'formula-actor' && r[5] === 'user.updated')).toBe(true);
+  });
+
   it('writes one audit.exported event with the filter, format, row count and checksum', async () => {
     const res = await owner.post('/audit-exports', { format: 'ndjson', filter: { target_id: 'target-2', since: '2000-01-01' } });
     const job = await runJob(t, owner, res.body.id);
