@@ -15,6 +15,8 @@ export interface Principal {
   clientId: string;
   /** Capability scopes in the token. */
   scopes: ReadonlySet<string>;
+  /** When the presented token expires (epoch seconds): long-lived responses (streams) end then. */
+  expiresAt: number;
   /** What the actor holds now, limited to what the token delegates: the basis of escalation checks. */
   held(): Promise<ReadonlySet<string>>;
 }
@@ -79,6 +81,7 @@ export function authenticate(deps: {
       actor,
       clientId,
       scopes,
+      expiresAt: Number(payload.exp),
       held: () =>
         (held ??= deps.entitlements
           .capabilitiesOf(tenantId, actor.type, actor.id)

@@ -18,7 +18,7 @@ const frame = (e: RevocationEvent) => `id: ${e.id}\nevent: revocation\ndata: ${J
  * before it replays, buffering live events meanwhile, so an event published
  * during the replay is neither lost nor sent twice.
  */
-async function openFeed(ctx: Context, hub: FeedHub, tenantId: string, resumeFrom: string | undefined): Promise<void> {
+async function openFeed(ctx: Context, hub: FeedHub, tenantId: string, resumeFrom: string | undefined, tokenExpiresAt: number): Promise<void> {
   const out = new PassThrough();
   // A write racing a disconnect must not crash the process; cleanup follows from 'close'.
   out.on('error', () => undefined);
@@ -42,8 +42,13 @@ async function openFeed(ctx: Context, hub: FeedHub, tenantId: string, resumeFrom
   }
 
   const heartbeat = setInterval(() => out.write(': heartbeat\n\n'), HEARTBEAT_MS);
+  // The stream ends when the token that opened it expires: a subscriber whose client was disabled, whose
+  // capability was removed or whose sessions were revoked can't listen on; a live one reconnects with a
+  // fresh token and Last-Event-ID, losing nothing.
+  const expiry = setTimeout(() => out.end(), Math.max(0, tokenExpiresAt * 1000 - Date.now()));
   const cleanup = () => {
     clearInterval(heartbeat);
+    clearTimeout(expiry);
     unsubscribe();
   };
   ctx.res.once('close', cleanup);
@@ -79,7 +84,7 @@ export function revocationRoutes(deps: { hub: FeedHub }): RouteDef[] {
       handler: async ({ principal, query, ctx }) => {
         const header = ctx.get('last-event-id') || undefined;
         if (header !== undefined && !STREAM_ID.test(header)) throw new AppError(400, 'validation_failed', 'Last-Event-ID is not a revocation event id');
-        await openFeed(ctx, deps.hub, principal.tenantId, header ?? query.since);
+        await openFeed(ctx, deps.hub, principal.tenantId, header ?? query.since, principal.expiresAt);
         return STREAMED;
       },
     }),
