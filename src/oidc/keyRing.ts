@@ -104,9 +104,11 @@ export async function createKeyRing(deps: {
   sub.on('message', (ch: string) => {
     if (ch === channel) refreshQuietly();
   });
-  // After a reconnect, announcements made meanwhile are lost: reload once.
+  // After a reconnect, announcements made meanwhile are lost: reload once. (Not on the first connect: the keys were just loaded.)
+  let connected = false;
   sub.on('ready', () => {
-    if (!closed) refreshQuietly();
+    if (connected && !closed) refreshQuietly();
+    connected = true;
   });
   await sub.subscribe(channel).catch((err: unknown) => logger.warn({ err: (err as Error)?.message }, 'signing key channel unavailable; polling only'));
   const poll = setInterval(refreshQuietly, deps.pollMs ?? 10_000);

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, REDIS_URL, startTessera, type TestTessera } from '../support/tessera.ts';
-import { spawnTessera } from '../support/process.ts';
+import { startTessera, type TestTessera } from '../support/tessera.ts';
+import { spawnServe } from '../support/process.ts';
 
 let a: TestTessera;
 beforeAll(async () => {
@@ -11,15 +11,8 @@ afterAll(() => a?.close());
 
 describe('graceful shutdown of a serve process', () => {
   it('on SIGTERM stops accepting connections, finishes the request in flight, then exits 0', async () => {
-    const port = await freePort();
-    const proc = await spawnTessera({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      TESSERA_ISSUER: `http://127.0.0.1:${port}`,
-      DATABASE_URL: process.env.TESSERA_TEST_DATABASE_URL!,
-      REDIS_URL,
-      TESSERA_REDIS_PREFIX: `shutdown-${port}:`,
-    });
+    const proc = await spawnServe();
+    const port = proc.port;
     try {
       // A token request whose body is still arriving when the signal comes.
       const body = Buffer.from('grant_type=client_credentials&scope=');

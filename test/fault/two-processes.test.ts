@@ -1,14 +1,14 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startTessera, type TestTessera } from '../support/tessera.ts';
+import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { adminApi, ownerApi, type AdminApi } from '../support/api.ts';
 import { discover, REDIRECT_URI, signIn } from '../support/oidc.ts';
 import { startRedis, type TestRedis } from '../support/redisServer.ts';
-import { spawnTessera } from '../support/process.ts';
+import { spawnServe } from '../support/process.ts';
 
 let redis: TestRedis;
 let a: TestTessera;
-let b: Awaited<ReturnType<typeof spawnTessera>>;
+let b: Awaited<ReturnType<typeof spawnServe>>;
 let bUrl: string;
 let owner: AdminApi;
 let appId: string;
@@ -18,16 +18,8 @@ beforeAll(async () => {
   redis = await startRedis();
   a = await startTessera({ REDIS_URL: redis.url });
   // Process B: same Postgres, same Redis and prefix, same public issuer (as behind one load balancer).
-  const port = await freePort();
-  bUrl = `http://127.0.0.1:${port}`;
-  b = await spawnTessera({
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    TESSERA_ISSUER: a.issuer,
-    DATABASE_URL: process.env.TESSERA_TEST_DATABASE_URL!,
-    REDIS_URL: redis.url,
-    TESSERA_REDIS_PREFIX: a.server.core.config.TESSERA_REDIS_PREFIX,
-  });
+  b = await spawnServe({ TESSERA_ISSUER: a.issuer, REDIS_URL: redis.url, TESSERA_REDIS_PREFIX: a.server.core.config.TESSERA_REDIS_PREFIX });
+  bUrl = b.url;
   owner = await ownerApi(a);
   const app = await owner.post('/applications', { name: 'Console', type: 'web', first_party: true, redirect_uris: [REDIRECT_URI] });
   appId = app.body.id;

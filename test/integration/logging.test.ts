@@ -1,8 +1,8 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
-import { freePort, REDIS_URL, startTessera, type TestTessera } from '../support/tessera.ts';
-import { spawnTessera } from '../support/process.ts';
+import { startTessera, type TestTessera } from '../support/tessera.ts';
+import { spawnServe } from '../support/process.ts';
 import { adminApi, serviceToken } from '../support/api.ts';
 import { Browser, parseForm } from '../support/browser.ts';
 import { discover, REDIRECT_URI, signIn } from '../support/oidc.ts';
@@ -13,7 +13,7 @@ import { discover, REDIRECT_URI, signIn } from '../support/oidc.ts';
  * every flow, successful and failed, must contain none of them.
  */
 let a: TestTessera;
-let proc: Awaited<ReturnType<typeof spawnTessera>>;
+let proc: Awaited<ReturnType<typeof spawnServe>>;
 let b: TestTessera;
 const secrets = new Map<string, string>();
 const remember = (what: string, value: string | undefined) => {
@@ -31,18 +31,8 @@ const rememberCookies = (cookies: Map<string, string>) => {
 beforeAll(async () => {
   a = await startTessera();
   // The process under test serves the tenant `a` bootstrapped; it prints no bootstrap banner (not a first start).
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  proc = await spawnTessera({
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    TESSERA_ISSUER: url,
-    DATABASE_URL: process.env.TESSERA_TEST_DATABASE_URL!,
-    REDIS_URL,
-    TESSERA_REDIS_PREFIX: `log-${port}:`,
-    LOG_LEVEL: 'trace',
-  });
-  b = { ...a, issuer: url };
+  proc = await spawnServe({ LOG_LEVEL: 'trace' });
+  b = { ...a, issuer: proc.url };
   remember('admin client secret', a.admin.secret);
   remember('owner password', a.owner.password);
 }, 60_000);

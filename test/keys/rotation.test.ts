@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, REDIS_URL, startTessera, type TestTessera } from '../support/tessera.ts';
-import { spawnTessera } from '../support/process.ts';
+import { REDIS_URL, startTessera, type TestTessera } from '../support/tessera.ts';
+import { spawnServe } from '../support/process.ts';
 import { createScratchDatabase } from '../support/database.ts';
-import { promoteKey, rotationPolicy } from '../../src/services/signingKeys.ts';
+import { promoteKey, rotationPolicy, stageKey } from '../../src/services/signingKeys.ts';
 
 /**
  * Signing-key rotation while two processes issue tokens and resource servers
@@ -21,24 +21,15 @@ const ROTATION_ENV = {
 
 let db: Awaited<ReturnType<typeof createScratchDatabase>>;
 let a: TestTessera;
-let b: Awaited<ReturnType<typeof spawnTessera>>;
+let b: Awaited<ReturnType<typeof spawnServe>>;
 let bUrl: string;
 
 beforeAll(async () => {
   // Signing keys are instance-wide: rotating them in the shared test database would rotate every other test file's keys.
   db = await createScratchDatabase('keys');
   a = await startTessera({ DATABASE_URL: db.url, ...ROTATION_ENV });
-  const port = await freePort();
-  bUrl = `http://127.0.0.1:${port}`;
-  b = await spawnTessera({
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    TESSERA_ISSUER: a.issuer,
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    TESSERA_REDIS_PREFIX: a.server.core.config.TESSERA_REDIS_PREFIX,
-    ...ROTATION_ENV,
-  });
+  b = await spawnServe({ TESSERA_ISSUER: a.issuer, DATABASE_URL: db.url, TESSERA_REDIS_PREFIX: a.server.core.config.TESSERA_REDIS_PREFIX, ...ROTATION_ENV });
+  bUrl = b.url;
 }, 90_000);
 
 afterAll(async () => {
@@ -284,4 +275,12 @@ describe('signing-key rotation', () => {
       await c.close();
     }
   }, 60_000);
+
+  it('picks up a key change it was not told about (announcement lost) within the 10 s poll', async () => {
+    // Written straight to Postgres, with no Redis announcement, as when Redis was unreachable at the time.
+    const kid = await stageKey(a.server.core.db, 'ES256');
+    expect(await publishedKids(a.issuer)).not.toContain(kid);
+    await waitFor('the poll to publish the key', async () => (await publishedKids(a.issuer)).includes(kid) && (await publishedKids(bUrl)).includes(kid), 12_000);
+  }, 30_000);
 });
+

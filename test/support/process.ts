@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { deletePrefix, freePort, REDIS_URL } from './tessera.ts';
 
 /**
  * Tessera as a separate OS process (`node --import tsx src/main.ts <mode>`),
@@ -30,6 +31,37 @@ export async function spawnTessera(env: Record<string, string>, mode = 'serve'):
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/**
+ * A `serve` process on a free loopback port against the test database and
+ * Redis. Its issuer is its own URL and its Redis prefix its own (deleted on
+ * stop) unless `env` says otherwise, e.g. a replica of an in-process server
+ * (same TESSERA_ISSUER and TESSERA_REDIS_PREFIX).
+ */
+export async function spawnServe(env: Record<string, string> = {}) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const ownPrefix = env.TESSERA_REDIS_PREFIX === undefined;
+  const full = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    TESSERA_ISSUER: url,
+    DATABASE_URL: process.env.TESSERA_TEST_DATABASE_URL!,
+    REDIS_URL,
+    TESSERA_REDIS_PREFIX: `proc-${port}:`,
+    ...env,
+  };
+  const proc = await spawnTessera(full);
+  return {
+    ...proc,
+    url,
+    port,
+    async stop() {
+      await proc.stop();
+      if (ownPrefix) await deletePrefix(full.REDIS_URL, full.TESSERA_REDIS_PREFIX);
     },
   };
 }

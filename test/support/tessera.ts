@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 export const REDIS_URL = process.env.TESSERA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Removes every key a test server wrote, so runs leave nothing behind in the shared Redis. */
-async function deletePrefix(url: string, prefix: string): Promise<void> {
+export async function deletePrefix(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   redis.on('error', () => undefined);
   try {
