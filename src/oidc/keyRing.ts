@@ -54,21 +54,18 @@ export async function createKeyRing(deps: {
   let local = createLocalJWKSet(pub);
   const listeners: Array<(keys: KeySet) => void> = [];
   let closed = false;
-  let warnedNoActive = false;
 
   // Reloads never overlap; a request made while one runs is served by a second pass.
   let running: Promise<boolean> | undefined;
   let again = false;
   async function reload(): Promise<boolean> {
-    const next = await loadKeys(db, alg);
+    // If another process promoted a key of a different algorithm (TESSERA_SIGNING_ALG is changing), this one keeps
+    // signing with its current key, published while it is retiring, until it restarts with the new setting.
+    const next = await loadKeys(db, alg, keys.activeKid);
     if (!next) {
-      // Another process promoted a key of a different algorithm (TESSERA_SIGNING_ALG is changing): keep signing with
-      // the current key, which stays published while it is retiring, until this process restarts with the new setting.
-      if (!warnedNoActive) logger.warn({ alg }, `no active ${alg} signing key any more; keeping the current keys until restarted with the new TESSERA_SIGNING_ALG`);
-      warnedNoActive = true;
+      logger.error({ alg, activeKid: keys.activeKid }, 'no usable signing key in the database; keeping the current keys');
       return false;
     }
-    warnedNoActive = false;
     if (fingerprint(next) === fingerprint(keys)) return false;
     const before = keys.activeKid;
     keys = next;

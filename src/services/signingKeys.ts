@@ -40,9 +40,14 @@ async function newKey(alg: SigningAlg) {
   return { kid, privateJwk: { ...(await exportJWK(privateKey)), ...meta }, publicJwk: { ...(await exportJWK(publicKey)), ...meta } };
 }
 
-/** Orders published rows for oidc-provider: the active key of `alg` first (it signs), then retiring, then staged. */
-export function toKeySet(rows: SigningKeyRow[], alg: SigningAlg): KeySet | undefined {
-  const active = rows.filter((r) => r.status === 'active' && r.alg === alg).at(-1);
+/**
+ * Orders published rows for oidc-provider: the active key of `alg` first (it
+ * signs), then retiring, then staged. `fallbackSigner` signs instead when no
+ * key of `alg` is active but it is still published (another process switched
+ * TESSERA_SIGNING_ALG and this one hasn't restarted yet).
+ */
+export function toKeySet(rows: SigningKeyRow[], alg: SigningAlg, fallbackSigner?: string): KeySet | undefined {
+  const active = rows.filter((r) => r.status === 'active' && r.alg === alg).at(-1) ?? rows.find((r) => r.kid === fallbackSigner);
   if (!active) return undefined;
   const rank = { active: 0, retiring: 1, staged: 2, retired: 3 } as const;
   const others = rows.filter((r) => r.kid !== active.kid).sort((a, b) => rank[a.status] - rank[b.status]);
@@ -76,9 +81,9 @@ export async function loadOrCreateKeys(db: Database, alg: SigningAlg): Promise<K
   return toKeySet(await listPublishedKeys(db), alg)!;
 }
 
-/** Reads the published key set as it is now (after another process may have rotated). */
-export async function loadKeys(db: Executor, alg: SigningAlg): Promise<KeySet | undefined> {
-  return toKeySet(await listPublishedKeys(db), alg);
+/** Reads the published key set as it is now (after another process may have rotated); see toKeySet for `fallbackSigner`. */
+export async function loadKeys(db: Executor, alg: SigningAlg, fallbackSigner?: string): Promise<KeySet | undefined> {
+  return toKeySet(await listPublishedKeys(db), alg, fallbackSigner);
 }
 
 /** Stages a new key: it is published in JWKS but does not sign until promoted. */
