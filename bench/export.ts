@@ -31,7 +31,7 @@ import pg from 'pg';
 import { createCore } from '../src/app/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createLogger } from '../src/log/index.ts';
-import { SYSTEM_ACTOR } from '../src/services/audit.ts';
+import { systemAccess } from '../src/services/authority.ts';
 import { bootstrapTenant } from '../src/services/bootstrap.ts';
 import { GZIP_LEVEL } from '../src/services/auditExports/writer.ts';
 import { deletePrefix, killChildren, PG_ADMIN_URL, REDIS_URL, workerNodeFlags } from './lib/harness.ts';
@@ -97,7 +97,7 @@ async function main() {
 
     // tessera: submit → completed
     t0 = performance.now();
-    const job = await core.services.auditExports.request(tenantId, SYSTEM_ACTOR, { format: 'ndjson', filter: {} });
+    const job = await core.services.auditExports.request(systemAccess(tenantId), { format: 'ndjson', filter: {} });
     let maxRss = rssBefore;
     let row;
     for (;;) {
@@ -110,7 +110,7 @@ async function main() {
     const peakMb = procStatus(worker.pid!, 'VmHWM');
     if (row.status !== 'completed') throw new Error(`export failed: ${row.error}`);
     const result = row.result as { rows: number; sha256: string; bytes: number };
-    const record = await core.services.auditExports.get(tenantId, job.id);
+    const record = await core.services.auditExports.get(systemAccess(tenantId), job.id);
 
     // verify: SHA-256 of the file bytes and its line count
     const hash = createHash('sha256');

@@ -36,7 +36,7 @@ import { Redis } from 'ioredis';
 import { SYSTEM_ROLES } from '../src/catalogue/index.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createServer, type Server_ } from '../src/app/index.ts';
-import { SYSTEM_ACTOR } from '../src/services/audit.ts';
+import { systemAccess } from '../src/services/authority.ts';
 import { REDIRECT_URI } from '../test/support/oidc.ts';
 import { freePort } from '../test/support/tessera.ts';
 import { basic, DB_NAME, deletePrefix, percentile, recreateDatabase, REDIS_URL, httpRequest, benchConfig } from './lib/harness.ts';
@@ -116,7 +116,7 @@ async function main() {
     const { services, keys } = core;
     const tenantId = server.bootstrap!.tenant.id;
     const resource = config.apiAudience;
-    const web = await services.clients.create(tenantId, SYSTEM_ACTOR, { name: 'Bench web app', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
+    const web = await services.clients.create(systemAccess(tenantId), { name: 'Bench web app', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
     const webId = web.client.id;
     const webAuth = basic(webId, web.secret!);
     const found = await provider.Client.find(webId);
@@ -139,8 +139,8 @@ async function main() {
     /** A fresh user holding the Viewer role, with `n` sessions, each with its own grant and refresh token. */
     async function createDataset(label: string, n: number): Promise<Dataset> {
       const email = `${label}-${randomBytes(4).toString('hex')}@${slug}.test`;
-      const userId = (await services.users.create(tenantId, SYSTEM_ACTOR, { email, password: `pw ${randomBytes(8).toString('hex')}` })).id;
-      await services.roles.assign(tenantId, SYSTEM_ACTOR, 'viewer', { type: 'user', id: userId });
+      const userId = (await services.users.create(systemAccess(tenantId), { email, password: `pw ${randomBytes(8).toString('hex')}` })).id;
+      await services.roles.assign(systemAccess(tenantId), 'viewer', { type: 'user', id: userId });
       const now = Math.floor(Date.now() / 1000) - 5;
       const made = await inChunks(Array.from({ length: n }), CREATE_CHUNK, async () => {
         const grant = new provider.Grant({ accountId: userId, clientId: webId });

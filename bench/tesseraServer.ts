@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config/index.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createServer } from '../src/app/index.ts';
-import { SYSTEM_ACTOR } from '../src/services/audit.ts';
+import { systemAccess } from '../src/services/authority.ts';
 import { seedEntitlements } from './lib/seedEntitlements.ts';
 
 const env = process.env;
@@ -40,17 +40,17 @@ const server = await createServer(config, { logger: createLogger(config.LOG_LEVE
 const boot = server.bootstrap!;
 const tenantId = boot.tenant.id;
 const { services } = server.core;
-const web = await services.clients.create(tenantId, SYSTEM_ACTOR, { name: 'Bench console', type: 'web', firstParty: true, redirectUris: [redirectUri] });
+const web = await services.clients.create(systemAccess(tenantId), { name: 'Bench console', type: 'web', firstParty: true, redirectUris: [redirectUri] });
 const user = { email: `bench@${slug}.test`, password: `bench password ${randomBytes(6).toString('hex')}` };
-const userId = (await services.users.create(tenantId, SYSTEM_ACTOR, user)).id;
+const userId = (await services.users.create(systemAccess(tenantId), user)).id;
 let deepUser: { id: string; email: string; password: string } | undefined;
 if (env.BENCH_SCENARIO === 'entitlements') {
   // bench/entitlements.ts: `user` is the flat one (one direct role); `deepUser` reaches 100 groups.
   deepUser = { email: `deep@${slug}.test`, password: user.password, id: '' };
-  deepUser.id = (await services.users.create(tenantId, SYSTEM_ACTOR, deepUser)).id;
+  deepUser.id = (await services.users.create(systemAccess(tenantId), deepUser)).id;
   await seedEntitlements(server.core, tenantId, { deep: deepUser.id, flat: userId });
 } else {
-  await services.roles.assign(tenantId, SYSTEM_ACTOR, 'viewer', { type: 'user', id: userId });
+  await services.roles.assign(systemAccess(tenantId), 'viewer', { type: 'user', id: userId });
 }
 await server.listen(port, '127.0.0.1');
 

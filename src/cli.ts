@@ -4,7 +4,7 @@ import { createLogger } from './log/index.ts';
 import { createCore, type Core } from './app/index.ts';
 import { RedisUnavailableError } from './app/redis.ts';
 import { bootstrapTenant, DEFAULT_TENANT, formatBootstrap } from './services/bootstrap.ts';
-import { SYSTEM_ACTOR } from './services/audit.ts';
+import { systemAccess } from './services/authority.ts';
 import { findTenantBySlug } from './queries/tenants.ts';
 import { findUserByEmail } from './queries/users.ts';
 import { findGroupByName } from './queries/groups.ts';
@@ -105,7 +105,8 @@ const print = (value: unknown) => process.stdout.write(`${typeof value === 'stri
 
 async function run(command: string, v: Values, core: Core): Promise<number> {
   const { services } = core;
-  const actor = SYSTEM_ACTOR;
+  // The CLI acts as Tessera itself: a system Access with every capability, audited as `system`.
+  const system = async () => systemAccess(await tenantId(core, v));
   switch (command) {
     case 'bootstrap': {
       const result = await bootstrapTenant(core, {
@@ -121,19 +122,19 @@ async function run(command: string, v: Values, core: Core): Promise<number> {
       return 0;
     }
     case 'rotate-client-secret': {
-      const secret = await services.clients.rotateSecret(await tenantId(core, v), actor, need(v, 'client'));
+      const secret = await services.clients.rotateSecret(await system(), need(v, 'client'));
       print(`client_secret: ${secret}`);
       return 0;
     }
     case 'create-user': {
-      const u = await services.users.create(await tenantId(core, v), actor, { email: need(v, 'email'), password: v.password, displayName: v.name });
+      const u = await services.users.create(await system(), { email: need(v, 'email'), password: v.password, displayName: v.name });
       print({ id: u.id, email: u.email });
       return 0;
     }
     case 'create-client': {
       const type = need(v, 'type');
       if (!['web', 'spa', 'native', 'service'].includes(type)) throw new UsageError('--type must be web, spa, native or service');
-      const { client, secret } = await services.clients.create(await tenantId(core, v), actor, {
+      const { client, secret } = await services.clients.create(await system(), {
         name: need(v, 'name'),
         type: type as 'web',
         redirectUris: v['redirect-uri'] ?? [],
@@ -145,7 +146,7 @@ async function run(command: string, v: Values, core: Core): Promise<number> {
       return 0;
     }
     case 'create-role': {
-      const role = await services.roles.createCustom(await tenantId(core, v), actor, {
+      const role = await services.roles.create(await system(), {
         name: need(v, 'name'),
         description: v.description,
         capabilities: need(v, 'capability'),
@@ -154,18 +155,18 @@ async function run(command: string, v: Values, core: Core): Promise<number> {
       return 0;
     }
     case 'create-group': {
-      const g = await services.groups.create(await tenantId(core, v), actor, { name: need(v, 'name') });
+      const g = await services.groups.createGroup(await system(), { name: need(v, 'name') });
       print({ id: g.id, name: g.name });
       return 0;
     }
     case 'add-member': {
       const tid = await tenantId(core, v);
-      await services.groups.addMember(tid, actor, await groupId(core, tid, need(v, 'group')), await userId(core, tid, need(v, 'email')));
+      await services.groups.addMember(systemAccess(tid), await groupId(core, tid, need(v, 'group')), await userId(core, tid, need(v, 'email')));
       return 0;
     }
     case 'add-subgroup': {
       const tid = await tenantId(core, v);
-      await services.groups.addSubgroup(tid, actor, await groupId(core, tid, need(v, 'parent')), await groupId(core, tid, need(v, 'child')));
+      await services.groups.addSubgroup(systemAccess(tid), await groupId(core, tid, need(v, 'parent')), await groupId(core, tid, need(v, 'child')));
       return 0;
     }
     case 'assign-role':
@@ -175,15 +176,15 @@ async function run(command: string, v: Values, core: Core): Promise<number> {
       const role = need(v, 'role');
       const changed =
         command === 'assign-role'
-          ? await services.roles.assign(tid, actor, role, who, v['expires-at'] ? new Date(v['expires-at']) : null)
-          : await services.roles.unassign(tid, actor, role, who);
+          ? await services.roles.assign(systemAccess(tid), role, who, v['expires-at'] ? new Date(v['expires-at']) : null)
+          : await services.roles.unassign(systemAccess(tid), role, who);
       print(changed ? 'changed' : 'unchanged (already so)');
       return 0;
     }
     case 'suspend-user':
     case 'reactivate-user': {
       const tid = await tenantId(core, v);
-      await services.users.setStatus(tid, actor, await userId(core, tid, need(v, 'email')), command === 'suspend-user' ? 'suspended' : 'active');
+      await services.users.setStatus(systemAccess(tid), await userId(core, tid, need(v, 'email')), command === 'suspend-user' ? 'suspended' : 'active');
       return 0;
     }
     case 'create-resource-server': {

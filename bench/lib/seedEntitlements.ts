@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { ALL_CAPABILITY_IDS, CAPABILITY_BY_ID, closeUnderRequires } from '../../src/catalogue/index.ts';
 import type { Core } from '../../src/app/index.ts';
 import { insertEdge, insertGroup, insertMember } from '../../src/queries/groups.ts';
-import { findRoleBySlug, insertRoles, upsertGroupRoles, upsertUserRoles } from '../../src/queries/roles.ts';
+import { findRoleBySlug, insertRoles } from '../../src/queries/roles.ts';
+import { upsertGroupRoles, upsertUserRoles } from '../../src/queries/assignments.ts';
 import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
 
 export const ROLES = 500;

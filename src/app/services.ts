@@ -14,6 +14,7 @@ import { createAuditEventService } from '../services/auditEvents.ts';
 import { createClientService } from '../services/clients.ts';
 import { createGroupService } from '../services/groups.ts';
 import { createRoleService } from '../services/roles.ts';
+import { createAssignmentEngine } from '../services/assignments.ts';
 import { createTenantService } from '../services/tenants.ts';
 import { createUserService } from '../services/users.ts';
 import { createExpiryService } from '../services/expiry.ts';
@@ -25,7 +26,8 @@ import { createAuditExportService, type AuditExportConfig } from '../services/au
 export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: Producers; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig } }) {
   const audit: AuditLog = createAuditLog();
   const change: TenantChange = createTenantChange({ db: deps.db, versions: deps.versions });
-  const roles = createRoleService({ change, audit, scheduleExpiry: createExpiryScheduler({ producers: deps.producers, logger: deps.logger }) });
+  const assignments = createAssignmentEngine({ audit, scheduleExpiry: createExpiryScheduler({ producers: deps.producers, logger: deps.logger }) });
+  const roles = createRoleService({ change, audit, assignments });
   const feed = createFeedPublisher({ redis: deps.redis, keys: deps.keys });
   const sessions = createSessionService({ redis: deps.redis, keys: deps.keys, purger: createPurger(deps), revocations: deps.revocations, feed, change, audit });
   const jobs = createJobService({ db: deps.db, producers: deps.producers });
@@ -35,13 +37,14 @@ export function createServices(deps: { db: Database; redis: Redis; keys: RedisKe
     change,
     roles,
     sessions,
-    users: createUserService({ db: deps.db, change, audit, roles, sessions }),
-    clients: createClientService({ db: deps.db, change, audit, roles }),
+    assignments,
+    users: createUserService({ db: deps.db, change, audit, assignments, sessions }),
+    clients: createClientService({ db: deps.db, change, audit }),
     groups: createGroupService({ db: deps.db, change, audit, roles }),
     tenants: createTenantService({ change, audit }),
     auditEvents: createAuditEventService({ change }),
     auditExports: createAuditExportService({ db: deps.db, audit, jobs, ...deps.exports }),
-    expiry: createExpiryService({ change, audit }),
+    expiry: createExpiryService({ change, assignments }),
   };
 }
 

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db/client.ts';
+import { roleHolderIds } from './assignments.ts';
 import type { JobRow } from './jobs.ts';
 
 /**
@@ -28,19 +29,6 @@ export interface UserFilter {
   status?: 'active' | 'suspended' | undefined;
 }
 
-/** Users holding a role now: directly, or through a group or any group nested below it. */
-function roleHolders(roleId: string) {
-  return sql`
-    with recursive granted(id) as (
-      select group_id from group_roles where role_id = ${roleId} and (expires_at is null or expires_at > now())
-      union
-      select e.child_id from group_edges e join granted on e.parent_id = granted.id
-    )
-    select user_id from user_roles where role_id = ${roleId} and (expires_at is null or expires_at > now())
-    union
-    select m.user_id from group_members m join granted on m.group_id = granted.id`;
-}
-
 /** The tenant's users matching every given condition, in a stable order. */
 export async function userIdsMatching(db: Executor, tenantId: string, f: UserFilter): Promise<string[]> {
   const res = await rows<{ id: string }>(
@@ -48,55 +36,10 @@ export async function userIdsMatching(db: Executor, tenantId: string, f: UserFil
     sql`select u.id from users u where u.tenant_id = ${tenantId}
         ${f.status ? sql`and u.status = ${f.status}` : sql``}
         ${f.groupId ? sql`and exists (select 1 from group_members m where m.group_id = ${f.groupId} and m.user_id = u.id)` : sql``}
-        ${f.roleId ? sql`and u.id in (${roleHolders(f.roleId)})` : sql``}
+        ${f.roleId ? sql`and u.id in (${roleHolderIds(sql`${f.roleId}::uuid`)})` : sql``}
         order by u.id`,
   );
   return res.map((r) => r.id);
-}
-
-/** Assigns the role to those of `ids` that are users of the tenant; returns the ids that gained it. */
-export async function insertUserRolesReturning(tx: Executor, tenantId: string, roleId: string, ids: readonly string[]): Promise<string[]> {
-  if (!ids.length) return [];
-  const res = await rows<{ user_id: string }>(
-    tx,
-    sql`insert into user_roles (tenant_id, role_id, user_id)
-        select ${tenantId}, ${roleId}, u.id from users u where u.id = any(${uuidArray(ids)}) and u.tenant_id = ${tenantId}
-        on conflict do nothing
-        returning user_id`,
-  );
-  return res.map((r) => r.user_id);
-}
-
-/** Removes the role's direct assignment from `ids`; returns the ids that lost it. */
-export async function deleteUserRolesReturning(tx: Executor, tenantId: string, roleId: string, ids: readonly string[]): Promise<string[]> {
-  if (!ids.length) return [];
-  const res = await rows<{ user_id: string }>(
-    tx,
-    sql`delete from user_roles where role_id = ${roleId} and tenant_id = ${tenantId} and user_id = any(${uuidArray(ids)}) returning user_id`,
-  );
-  return res.map((r) => r.user_id);
-}
-
-/**
- * Active users who would still hold the role if the direct assignments of
- * `ids` were removed: via a group (nested too), or directly and not in `ids`.
- */
-export async function holdersLeftWithout(db: Executor, tenantId: string, roleId: string, ids: readonly string[]): Promise<number> {
-  const res = await rows<{ n: number }>(
-    db,
-    sql`
-    with recursive granted(id) as (
-      select group_id from group_roles where role_id = ${roleId} and (expires_at is null or expires_at > now())
-      union
-      select e.child_id from group_edges e join granted on e.parent_id = granted.id
-    )
-    select count(distinct user_id)::int as n from (
-      select user_id from user_roles where role_id = ${roleId} and (expires_at is null or expires_at > now()) and user_id <> all(${uuidArray(ids)})
-      union
-      select m.user_id from group_members m join granted on m.group_id = granted.id
-    ) holders join users u on u.id = holders.user_id where u.tenant_id = ${tenantId} and u.status = 'active'`,
-  );
-  return res[0]?.n ?? 0;
 }
 
 /** Locks a job row for the rest of the transaction and returns its checkpoint. */

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { allOn, type Executor } from '../db/client.ts';
 import { clientRoles, groupEdges, groupMembers, groupRoles, roles, userRoles } from '../db/schema/index.ts';
 import type { RoleLink, SubjectLinks, TenantGraph } from '../entitlements/resolve.ts';
@@ -62,4 +62,23 @@ export async function loadClientLinks(db: Executor, clientId: string): Promise<S
     .from(clientRoles)
     .where(eq(clientRoles.clientId, clientId));
   return { directRoles: direct.map((r) => ({ roleId: r.roleId, expiresAt: ms(r.expiresAt) })), groups: [] };
+}
+
+/** Direct roles and (for users) direct groups of many subjects in two queries, for checks over a batch. */
+export async function loadSubjectsLinks(db: Executor, kind: 'user' | 'client', ids: readonly string[]): Promise<Map<string, SubjectLinks>> {
+  const out = new Map<string, SubjectLinks & { directRoles: RoleLink[]; groups: string[] }>();
+  if (!ids.length) return out;
+  for (const id of ids) out.set(id, { directRoles: [], groups: [] });
+  if (kind === 'user') {
+    const [direct, memberships] = await allOn(db, [
+      () => db.select({ id: userRoles.userId, roleId: userRoles.roleId, expiresAt: userRoles.expiresAt }).from(userRoles).where(inArray(userRoles.userId, [...ids])),
+      () => db.select({ id: groupMembers.userId, groupId: groupMembers.groupId }).from(groupMembers).where(inArray(groupMembers.userId, [...ids])),
+    ] as const);
+    for (const r of direct) out.get(r.id)?.directRoles.push({ roleId: r.roleId, expiresAt: ms(r.expiresAt) });
+    for (const m of memberships) out.get(m.id)?.groups.push(m.groupId);
+  } else {
+    const direct = await db.select({ id: clientRoles.clientId, roleId: clientRoles.roleId, expiresAt: clientRoles.expiresAt }).from(clientRoles).where(inArray(clientRoles.clientId, [...ids]));
+    for (const r of direct) out.get(r.id)?.directRoles.push({ roleId: r.roleId, expiresAt: ms(r.expiresAt) });
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { allOn, rows, type Executor } from '../db/client.ts';
 import { clientRoles, groupRoles, retiredSlugs, roles, userRoles } from '../db/schema/index.ts';
 
@@ -29,73 +29,11 @@ export async function isSlugUnavailable(db: Executor, tenantId: string, slug: st
   return Boolean(res[0]?.taken);
 }
 
-type Assignment = { tenantId: string; roleId: string; expiresAt: Date | null };
 
-/** Upserts direct user roles; returns the user ids whose row was inserted or changed. */
-export async function upsertUserRoles(db: Executor, rows: (Assignment & { userId: string })[]): Promise<string[]> {
-  if (!rows.length) return [];
-  const out = await db
-    .insert(userRoles)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: [userRoles.userId, userRoles.roleId],
-      set: { expiresAt: sql`excluded.expires_at` },
-      setWhere: sql`${userRoles.expiresAt} is distinct from excluded.expires_at`,
-    })
-    .returning({ userId: userRoles.userId });
-  return out.map((r) => r.userId);
-}
 
-export async function deleteUserRoles(db: Executor, roleId: string, userIds: string[]): Promise<string[]> {
-  if (!userIds.length) return [];
-  const out = await db
-    .delete(userRoles)
-    .where(and(eq(userRoles.roleId, roleId), inArray(userRoles.userId, userIds)))
-    .returning({ userId: userRoles.userId });
-  return out.map((r) => r.userId);
-}
 
-export async function upsertGroupRole(db: Executor, row: Assignment & { groupId: string }): Promise<boolean> {
-  const out = await db
-    .insert(groupRoles)
-    .values(row)
-    .onConflictDoUpdate({
-      target: [groupRoles.groupId, groupRoles.roleId],
-      set: { expiresAt: sql`excluded.expires_at` },
-      setWhere: sql`${groupRoles.expiresAt} is distinct from excluded.expires_at`,
-    })
-    .returning({ groupId: groupRoles.groupId });
-  return out.length > 0;
-}
 
-export async function deleteGroupRole(db: Executor, roleId: string, groupId: string): Promise<boolean> {
-  const out = await db
-    .delete(groupRoles)
-    .where(and(eq(groupRoles.roleId, roleId), eq(groupRoles.groupId, groupId)))
-    .returning({ groupId: groupRoles.groupId });
-  return out.length > 0;
-}
 
-export async function upsertClientRole(db: Executor, row: Assignment & { clientId: string }): Promise<boolean> {
-  const out = await db
-    .insert(clientRoles)
-    .values(row)
-    .onConflictDoUpdate({
-      target: [clientRoles.clientId, clientRoles.roleId],
-      set: { expiresAt: sql`excluded.expires_at` },
-      setWhere: sql`${clientRoles.expiresAt} is distinct from excluded.expires_at`,
-    })
-    .returning({ clientId: clientRoles.clientId });
-  return out.length > 0;
-}
-
-export async function deleteClientRole(db: Executor, roleId: string, clientId: string): Promise<boolean> {
-  const out = await db
-    .delete(clientRoles)
-    .where(and(eq(clientRoles.roleId, roleId), eq(clientRoles.clientId, clientId)))
-    .returning({ clientId: clientRoles.clientId });
-  return out.length > 0;
-}
 
 export interface RoleCounts {
   users: number;
@@ -156,64 +94,11 @@ export async function listRoleAssignments(db: Executor, roleId: string): Promise
   return { users: u, groups: g, clients: c };
 }
 
-/** Deletes group-role rows for many groups; returns the group ids removed. */
-export async function deleteGroupRoles(db: Executor, roleId: string, groupIds: string[]): Promise<string[]> {
-  if (!groupIds.length) return [];
-  const out = await db
-    .delete(groupRoles)
-    .where(and(eq(groupRoles.roleId, roleId), inArray(groupRoles.groupId, groupIds)))
-    .returning({ groupId: groupRoles.groupId });
-  return out.map((r) => r.groupId);
-}
 
-/** Upserts group-role rows for many groups; returns the group ids inserted or changed. */
-export async function upsertGroupRoles(db: Executor, rowsIn: (Assignment & { groupId: string })[]): Promise<string[]> {
-  if (!rowsIn.length) return [];
-  const out = await db
-    .insert(groupRoles)
-    .values(rowsIn)
-    .onConflictDoUpdate({
-      target: [groupRoles.groupId, groupRoles.roleId],
-      set: { expiresAt: sql`excluded.expires_at` },
-      setWhere: sql`${groupRoles.expiresAt} is distinct from excluded.expires_at`,
-    })
-    .returning({ groupId: groupRoles.groupId });
-  return out.map((r) => r.groupId);
-}
 
-/** Copies every assignment of one role to another (reassign on delete); existing rows are kept. */
-export async function copyAssignments(db: Executor, fromRoleId: string, toRoleId: string): Promise<void> {
-  await db.execute(sql`insert into ${userRoles} (tenant_id, role_id, user_id, assigned_at, expires_at)
-    select tenant_id, ${toRoleId}, user_id, now(), expires_at from ${userRoles} where role_id = ${fromRoleId} on conflict do nothing`);
-  await db.execute(sql`insert into ${groupRoles} (tenant_id, role_id, group_id, assigned_at, expires_at)
-    select tenant_id, ${toRoleId}, group_id, now(), expires_at from ${groupRoles} where role_id = ${fromRoleId} on conflict do nothing`);
-  await db.execute(sql`insert into ${clientRoles} (tenant_id, role_id, client_id, assigned_at, expires_at)
-    select tenant_id, ${toRoleId}, client_id, now(), expires_at from ${clientRoles} where role_id = ${fromRoleId} on conflict do nothing`);
-}
 
 /** Serialises changes that can remove an Owner, so two of them can't remove the last two at once. */
 export async function lockOwners(db: Executor, tenantId: string): Promise<void> {
   await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`owners:${tenantId}`}, 0))`);
 }
 
-/**
- * Users who hold a role now: directly, or as members of a group that has it
- * or of any group nested below such a group. Expired assignments don't count.
- */
-export async function countRoleHolders(db: Executor, tenantId: string, roleId: string): Promise<number> {
-  const res = await rows<{ n: number }>(
-    db,
-    sql`
-    with recursive granted(id) as (
-      select group_id from ${groupRoles} where role_id = ${roleId} and (expires_at is null or expires_at > now())
-      union
-      select e.child_id from group_edges e join granted on e.parent_id = granted.id
-    )
-    select count(distinct user_id)::int as n from (
-      select user_id from ${userRoles} where role_id = ${roleId} and (expires_at is null or expires_at > now())
-      union
-      select m.user_id from group_members m join granted on m.group_id = granted.id
-    ) holders join users u on u.id = holders.user_id where u.tenant_id = ${tenantId} and u.status = 'active'`,
-  );
-  return res[0]?.n ?? 0;
-}

@@ -1,6 +1,7 @@
 import { and, asc, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
-import { groupEdges, groupMembers, groupRoles, groups, roles, userRoles, users } from '../db/schema/index.ts';
+import { roleHolderIds } from './assignments.ts';
+import { groupMembers, groups, roles, userRoles, users } from '../db/schema/index.ts';
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -87,7 +88,7 @@ export async function listUsers(db: Executor, tenantId: string, filter: UserFilt
   if (filter.group) {
     conditions.push(sql`${users.id} in (select ${groupMembers.userId} from ${groupMembers} where ${groupMembers.groupId} = ${filter.group} and ${groupMembers.tenantId} = ${tenantId})`);
   }
-  if (filter.role) conditions.push(sql`${users.id} in (${roleHolders(tenantId, filter.role)})`);
+  if (filter.role) conditions.push(sql`${users.id} in (${roleHolderIds(sql`(select ${roles.id} from ${roles} where ${roles.tenantId} = ${tenantId} and ${roles.slug} = ${filter.role})`)})`);
   if (after) conditions.push(sql`(${users.createdAt}, ${users.id}) > (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
   return db
     .select({ ...getTableColumns(users), position: sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` })
@@ -95,21 +96,6 @@ export async function listUsers(db: Executor, tenantId: string, filter: UserFilt
     .where(and(...conditions))
     .orderBy(asc(users.createdAt), asc(users.id))
     .limit(limit);
-}
-
-/** Ids of users holding the role (by slug) now: directly, or through a group or any group nested below it. */
-function roleHolders(tenantId: string, slug: string): SQL {
-  return sql`
-    with recursive role as (
-      select id from ${roles} where tenant_id = ${tenantId} and slug = ${slug}
-    ), granted(id) as (
-      select gr.group_id from ${groupRoles} gr join role on gr.role_id = role.id where gr.expires_at is null or gr.expires_at > now()
-      union
-      select e.child_id from ${groupEdges} e join granted on e.parent_id = granted.id
-    )
-    select ur.user_id from ${userRoles} ur join role on ur.role_id = role.id where ur.expires_at is null or ur.expires_at > now()
-    union
-    select m.user_id from ${groupMembers} m join granted on m.group_id = granted.id`;
 }
 
 export async function updateUserProfile(db: Executor, id: string, patch: { email?: string; displayName?: string }): Promise<UserRow | undefined> {
@@ -153,12 +139,6 @@ export async function listUserDirectRoles(db: Executor, userId: string): Promise
     .innerJoin(roles, eq(roles.id, userRoles.roleId))
     .where(eq(userRoles.userId, userId))
     .orderBy(asc(roles.slug));
-}
-
-/** Removes every direct role of a user; returns the role ids removed. */
-export async function deleteAllUserRoles(db: Executor, userId: string): Promise<string[]> {
-  const out = await db.delete(userRoles).where(eq(userRoles.userId, userId)).returning({ roleId: userRoles.roleId });
-  return out.map((r) => r.roleId);
 }
 
 /** Removes every group membership of a user; returns the group ids left. */

@@ -1,4 +1,5 @@
 import { listAuditEvents, type AuditFilter, type AuditRow } from '../queries/audit.ts';
+import type { Access } from './authority.ts';
 import type { TenantChange } from './change.ts';
 
 export type { AuditFilter } from '../queries/audit.ts';
@@ -7,7 +8,7 @@ export type { AuditFilter } from '../queries/audit.ts';
 export function createAuditEventService(deps: { change: TenantChange }) {
   return {
     /** Newest first; `beforeSeq` continues a previous page; one extra row tells whether more follow. */
-    async list(tenantId: string, filter: AuditFilter, opts: { limit: number; beforeSeq?: number | undefined }): Promise<{ rows: AuditRow[]; limit: number }> {
+    async list({ tenantId }: Access, filter: AuditFilter, opts: { limit: number; beforeSeq?: number | undefined }): Promise<{ rows: AuditRow[]; limit: number }> {
       const rows = await deps.change.read((tx) => listAuditEvents(tx, tenantId, filter, opts.beforeSeq, opts.limit + 1));
       return { rows, limit: opts.limit };
     },

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/client.ts';
 import { insertClient } from '../queries/clients.ts';
 import { lockBootstrap } from '../queries/keys.ts';
-import { upsertClientRole, upsertUserRoles } from '../queries/roles.ts';
 import { findTenantBySlug, insertTenant, hasAnyTenant, type TenantRow } from '../queries/tenants.ts';
 import { insertUser } from '../queries/users.ts';
 import { SYSTEM_ACTOR, type AuditLog } from './audit.ts';
 import { generateClientSecret, generatePassword, hashClientSecret, hashPassword } from './credentials.ts';
+import { createAssignmentEngine } from './assignments.ts';
+import { systemAccess } from './authority.ts';
 import { seedSystemRoles } from './roles.ts';
 
 export interface BootstrapInput {
@@ -44,7 +45,6 @@ export async function bootstrapTenant(deps: { db: Database; audit: AuditLog }, i
     const ownerRole = roles.find((r) => r.slug === 'owner')!;
     const email = input.ownerEmail ?? `owner@${slug}.tessera.local`;
     const owner = await insertUser(tx, { id: randomUUID(), tenantId: tenant.id, email, displayName: 'Owner', passwordHash });
-    await upsertUserRoles(tx, [{ tenantId: tenant.id, roleId: ownerRole.id, userId: owner.id, expiresAt: null }]);
     const clientId = input.clientId ?? `${slug}-admin-automation`;
     await insertClient(tx, {
       id: clientId,
@@ -55,14 +55,13 @@ export async function bootstrapTenant(deps: { db: Database; audit: AuditLog }, i
       secretHash: hashClientSecret(secret),
       tokenEndpointAuthMethod: 'client_secret_basic',
     });
-    await upsertClientRole(tx, { tenantId: tenant.id, roleId: ownerRole.id, clientId, expiresAt: null });
     await deps.audit.record(tx, tenant.id, [
       { actor: SYSTEM_ACTOR, action: 'tenant.created', target: { type: 'tenant', id: tenant.id }, data: { slug } },
       { actor: SYSTEM_ACTOR, action: 'user.created', target: { type: 'user', id: owner.id }, data: { email } },
-      { actor: SYSTEM_ACTOR, action: 'role.assigned', target: { type: 'user', id: owner.id }, data: { role: 'owner', expires_at: null } },
       { actor: SYSTEM_ACTOR, action: 'application.created', target: { type: 'application', id: clientId }, data: { name: 'Admin automation', type: 'service' } },
-      { actor: SYSTEM_ACTOR, action: 'role.assigned', target: { type: 'client', id: clientId }, data: { role: 'owner', expires_at: null } },
     ]);
+    // Through the assignment engine, like every other assignment: same rows, same events.
+    await createAssignmentEngine({ audit: deps.audit }).assign(tx, systemAccess(tenant.id), ownerRole, { users: [owner.id], clients: [clientId] }, null);
     return { tenant, owner: { id: owner.id, email, password }, client: { id: clientId, secret } };
   });
 }

@@ -1,11 +1,12 @@
-import { conflict, notFound } from '../errors/index.ts';
-import { holdersLeftWithout, missingUserIds, userIdsMatching } from '../queries/bulkRoles.ts';
+import { conflict, notFound, unprocessable } from '../errors/index.ts';
+import { countRoleHolders } from '../queries/assignments.ts';
+import { missingUserIds, userIdsMatching } from '../queries/bulkRoles.ts';
 import { existingGroupIds } from '../queries/groups.ts';
 import { findRoleBySlug } from '../queries/roles.ts';
 import { OWNER } from './assignments.ts';
+import { assertHolds, type Access } from './authority.ts';
 import type { TenantChange } from './change.ts';
 import type { JobService, JobView } from './jobs.ts';
-import { assertHolds, type Access } from './roles.ts';
 
 /** Largest id list one bulk request may carry (SPEC §9). */
 export const BULK_MAX_USERS = 100_000;
@@ -17,6 +18,8 @@ export interface BulkRoleRequest {
   action: BulkAction;
   users?: readonly string[] | undefined;
   filter?: { group?: string | undefined; role?: string | undefined; status?: 'active' | 'suspended' | undefined } | undefined;
+  /** For `add`: the same time-bound assignment a single add makes. */
+  expires_at?: Date | null | undefined;
 }
 
 /** What the `jobs` row stores: the request with the filter already resolved to ids. */
@@ -26,6 +29,12 @@ export interface BulkRoleInput {
   action: BulkAction;
   users: string[];
   filter: BulkRoleRequest['filter'] | null;
+  expires_at?: string | null;
+  /**
+   * What the actor held (token-limited) when it asked: the job acts with this
+   * intersected with what the actor holds when it runs (SPEC §4, §9).
+   */
+  authority?: string[];
 }
 
 /**
@@ -37,6 +46,8 @@ export function createBulkRoleRequests(deps: { change: TenantChange; jobs: JobSe
   return {
     async submit(access: Access, req: BulkRoleRequest): Promise<JobView> {
       const { tenantId } = access;
+      if (req.expires_at && req.action === 'remove') throw unprocessable('invalid_expiry', 'expires_at applies to add only');
+      if (req.expires_at && req.expires_at.getTime() <= Date.now()) throw unprocessable('invalid_expiry', 'expires_at must be in the future');
       const input = await change.read(async (tx): Promise<BulkRoleInput> => {
         const role = await findRoleBySlug(tx, tenantId, req.role);
         if (!role) throw notFound('role');
@@ -52,12 +63,20 @@ export function createBulkRoleRequests(deps: { change: TenantChange; jobs: JobSe
           users = await userIdsMatching(tx, tenantId, { groupId: f.group, roleId: byRole?.id, status: f.status });
         }
         assertHolds(access, role.capabilities, `${req.action === 'add' ? 'assign' : 'unassign'} the role "${role.slug}"`);
-        if (req.action === 'remove' && role.slug === OWNER && (await holdersLeftWithout(tx, tenantId, role.id, users)) === 0) {
-          throw conflict('last_owner', 'this would remove the last Owner of the tenant');
+        if (req.action === 'remove' && role.slug === OWNER && (await countRoleHolders(tx, tenantId, role.id, 'permanent', users)) === 0) {
+          throw conflict('last_owner', 'this would leave the tenant without a permanent Owner user');
         }
-        return { role: role.slug, role_id: role.id, action: req.action, users, filter: req.filter ?? null };
+        return {
+          role: role.slug,
+          role_id: role.id,
+          action: req.action,
+          users,
+          filter: req.filter ?? null,
+          expires_at: req.expires_at?.toISOString() ?? null,
+          authority: [...access.held].sort(),
+        };
       });
-      return jobs.submit({ tenantId, type: 'bulk_role_assignment', actor: access.actor, input, total: input.users.length });
+      return jobs.submit({ access, type: 'bulk_role_assignment', input, total: input.users.length });
     },
   };
 }

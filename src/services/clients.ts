@@ -1,6 +1,6 @@
 import type { Database, Tx } from '../db/client.ts';
-import type { RoleService } from './roles.ts';
 import { randomBytes } from 'node:crypto';
+import { ALL_CAPABILITY_IDS } from '../catalogue/index.ts';
 import { notFound, unprocessable } from '../errors/index.ts';
 import {
   deleteClient,
@@ -16,7 +16,8 @@ import {
   type ClientRow,
 } from '../queries/clients.ts';
 import { isCapability } from '../catalogue/closure.ts';
-import type { Actor, AuditLog } from './audit.ts';
+import type { AuditLog } from './audit.ts';
+import { assertDominates, assertHolds, missingFrom, type Access } from './authority.ts';
 import type { TenantChange } from './change.ts';
 import { generateClientSecret, hashClientSecret } from './credentials.ts';
 
@@ -97,8 +98,23 @@ const settings = (c: ClientRow) => ({
 
 const target = (id: string) => ({ type: 'application', id });
 
+/** A first-party application skips consent, so what it may obtain for a signing-in user is part of its reach. */
+const skipsConsent = (c: { type: ClientType; firstParty: boolean }) => c.firstParty && c.type !== 'service';
+
+/**
+ * SPEC §4, applications can't reach further than their admin: a first-party
+ * application's allowed scopes default to the actor's authority (`null`,
+ * meaning every capability, only for an actor that holds every one) and must
+ * stay within it.
+ */
+function firstPartyScopes(access: Access, requested: string[] | null): string[] | null {
+  const scopes = requested ?? (missingFrom(access, ALL_CAPABILITY_IDS).length ? [...access.held].sort() : null);
+  assertHolds(access, scopes ?? ALL_CAPABILITY_IDS, 'let a first-party application obtain these capabilities');
+  return scopes;
+}
+
 /** Applications (OIDC clients) of one tenant. Ids of other tenants read as unknown (404). */
-export function createClientService(deps: { change: TenantChange; audit: AuditLog; db: Database; roles: RoleService }) {
+export function createClientService(deps: { change: TenantChange; audit: AuditLog; db: Database }) {
   const { change, audit } = deps;
 
   async function requireClient(tx: Tx, tenantId: string, id: string, lock = false): Promise<ClientRow> {
@@ -107,14 +123,24 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
     return client;
   }
 
+  /** The client an operation targets, locked, after the dominance rule (SPEC §4): 404, then 403. */
+  async function requireTarget(tx: Tx, access: Access, id: string, what: string): Promise<ClientRow> {
+    const client = await requireClient(tx, access.tenantId, id, true);
+    const reach = skipsConsent(client) ? new Map([[client.id, client.allowedScopes]]) : undefined;
+    await assertDominates(tx, access, { type: 'client', id }, what, reach);
+    return client;
+  }
+
   return {
-    async create(tenantId: string, actor: Actor, input: CreateClientInput): Promise<CreatedClient> {
+    async create(access: Access, input: CreateClientInput): Promise<CreatedClient> {
+      const { tenantId, actor } = access;
       const redirectUris = input.redirectUris ?? [];
       const postLogoutRedirectUris = input.postLogoutRedirectUris ?? [];
       validateRedirects(input.type, redirectUris, postLogoutRedirectUris);
       validateScopes(input.allowedScopes);
       const authMethod = CONFIDENTIAL.has(input.type) ? (input.tokenEndpointAuthMethod ?? 'client_secret_basic') : 'none';
       const secret = authMethod.startsWith('client_secret') ? (input.secret ?? generateClientSecret()) : null;
+      const allowedScopes = skipsConsent({ type: input.type, firstParty: input.firstParty ?? false }) ? firstPartyScopes(access, input.allowedScopes ?? null) : (input.allowedScopes ?? null);
       return change(tenantId, async (tx) => {
         const client = await insertClient(tx, {
           id: input.id ?? `tsr_${randomBytes(12).toString('base64url')}`,
@@ -126,7 +152,7 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
           tokenEndpointAuthMethod: authMethod,
           redirectUris,
           postLogoutRedirectUris,
-          allowedScopes: input.allowedScopes ?? null,
+          allowedScopes,
           jwks: input.jwks ? JSON.stringify(input.jwks) : null,
         });
         await audit.record(tx, tenantId, { actor, action: 'application.created', target: target(client.id), data: { type: client.type, ...settings(client) } });
@@ -135,26 +161,31 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
     },
 
     /** One page in creation order, fetched with one extra row to tell whether more follow. */
-    async list(tenantId: string, opts: { limit: number; after?: { k: string; id: string } | undefined }): Promise<ClientPage> {
+    async list({ tenantId }: Access, opts: { limit: number; after?: { k: string; id: string } | undefined }): Promise<ClientPage> {
       const rows = await change.read((tx) => listClientsPage(tx, tenantId, opts.after, opts.limit + 1));
       return { rows, limit: opts.limit };
     },
 
-    async get(tenantId: string, id: string): Promise<ClientRow> {
+    async get({ tenantId }: Access, id: string): Promise<ClientRow> {
       return change.read((tx) => requireClient(tx, tenantId, id));
     },
 
-    async update(tenantId: string, actor: Actor, id: string, input: UpdateClientInput): Promise<ClientRow> {
+    async update(access: Access, id: string, input: UpdateClientInput): Promise<ClientRow> {
+      const { tenantId, actor } = access;
       validateScopes(input.allowedScopes);
       return change(tenantId, async (tx) => {
-        const before = await requireClient(tx, tenantId, id, true);
+        const before = await requireTarget(tx, access, id, 'edit this application');
         validateRedirects(before.type, input.redirectUris ?? before.redirectUris, input.postLogoutRedirectUris ?? before.postLogoutRedirectUris);
+        const firstParty = input.firstParty ?? before.firstParty;
+        const requested = input.allowedScopes !== undefined ? input.allowedScopes : before.allowedScopes;
+        // The editor becomes the admin whose authority bounds the application (SPEC §4).
+        const allowedScopes = skipsConsent({ type: before.type, firstParty }) ? firstPartyScopes(access, requested) : requested;
         const patch: ClientPatch = {
           ...(input.name !== undefined ? { name: input.name } : {}),
           ...(input.redirectUris !== undefined ? { redirectUris: input.redirectUris } : {}),
           ...(input.postLogoutRedirectUris !== undefined ? { postLogoutRedirectUris: input.postLogoutRedirectUris } : {}),
           ...(input.firstParty !== undefined ? { firstParty: input.firstParty } : {}),
-          ...(input.allowedScopes !== undefined ? { allowedScopes: input.allowedScopes } : {}),
+          ...(allowedScopes !== before.allowedScopes ? { allowedScopes } : {}),
         };
         const after = await updateClient(tx, id, patch);
         await audit.record(tx, tenantId, { actor, action: 'application.updated', target: target(id), data: { before: settings(before), after: settings(after) } });
@@ -162,9 +193,10 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
       });
     },
 
-    async remove(tenantId: string, actor: Actor, id: string): Promise<void> {
+    async remove(access: Access, id: string): Promise<void> {
+      const { tenantId, actor } = access;
       await change(tenantId, async (tx) => {
-        const client = await requireClient(tx, tenantId, id, true);
+        const client = await requireTarget(tx, access, id, 'delete this application');
         const roles = await listClientRoles(tx, id);
         await deleteClient(tx, id);
         await audit.record(tx, tenantId, {
@@ -177,10 +209,11 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
     },
 
     /** A new secret, shown once; the old one stops working as soon as this returns. */
-    async rotateSecret(tenantId: string, actor: Actor, clientId: string): Promise<string> {
+    async rotateSecret(access: Access, clientId: string): Promise<string> {
+      const { tenantId, actor } = access;
       const secret = generateClientSecret();
       await change(tenantId, async (tx) => {
-        const client = await requireClient(tx, tenantId, clientId, true);
+        const client = await requireTarget(tx, access, clientId, 'rotate this application’s secret');
         if (!client.secretHash) throw unprocessable('no_secret', 'this application does not use a client secret');
         await updateClientSecretHash(tx, clientId, hashClientSecret(secret));
         await audit.record(tx, tenantId, { actor, action: 'application.secret_rotated', target: target(clientId) });
@@ -189,9 +222,10 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
     },
 
     /** Disables or re-enables a client; repeating the current state changes and records nothing. */
-    async setDisabled(tenantId: string, actor: Actor, clientId: string, disabled: boolean): Promise<ClientRow> {
+    async setDisabled(access: Access, clientId: string, disabled: boolean): Promise<ClientRow> {
+      const { tenantId, actor } = access;
       return change(tenantId, async (tx) => {
-        const client = await requireClient(tx, tenantId, clientId, true);
+        const client = await requireTarget(tx, access, clientId, disabled ? 'disable this application' : 're-enable this application');
         if (client.disabled === disabled) return client;
         const after = (await setClientDisabled(tx, clientId, disabled))!;
         await audit.record(tx, tenantId, { actor, action: disabled ? 'application.disabled' : 'application.enabled', target: target(clientId) });
@@ -200,7 +234,7 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
     },
 
     /** Roles assigned directly to the client. */
-    async roles(tenantId: string, clientId: string): Promise<ClientRoleRow[]> {
+    async roles({ tenantId }: Access, clientId: string): Promise<ClientRoleRow[]> {
       return change.read(async (tx) => {
         await requireClient(tx, tenantId, clientId);
         return listClientRoles(tx, clientId);

@@ -1,5 +1,5 @@
-import { assignmentExpiry, deleteExpiredAssignment, listExpiredAssignments, type ExpiringAssignment } from '../queries/assignmentExpiry.ts';
-import { SYSTEM_ACTOR, type AuditInput, type AuditLog } from './audit.ts';
+import { assignmentExpiry, listExpiredAssignments, type ExpiringAssignment } from '../queries/assignmentExpiry.ts';
+import type { AssignmentEngine } from './assignments.ts';
 import type { TenantChange } from './change.ts';
 
 export type ExpireOutcome = 'removed' | 'gone' | 'not_yet';
@@ -9,26 +9,12 @@ export type ExpireOutcome = 'removed' | 'gone' | 'not_yet';
  * with reason "expired" is written in the same transaction. Both entry points
  * are idempotent: a second run finds nothing and writes nothing.
  */
-export function createExpiryService(deps: { change: TenantChange; audit: AuditLog }) {
-  const { change, audit } = deps;
+export function createExpiryService(deps: { change: TenantChange; assignments: AssignmentEngine }) {
+  const { change, assignments } = deps;
 
   /** Deletes the given assignments of one tenant that are (still) expired; returns how many went. */
   async function removeExpired(tenantId: string, items: (Omit<ExpiringAssignment, 'expiresAt'> & { expiresAt?: Date })[]): Promise<number> {
-    return change(tenantId, async (tx) => {
-      const events: AuditInput[] = [];
-      for (const a of items) {
-        const gone = await deleteExpiredAssignment(tx, a);
-        if (!gone) continue;
-        events.push({
-          actor: SYSTEM_ACTOR,
-          action: 'role.unassigned',
-          target: { type: a.subject, id: a.subjectId },
-          data: { role: gone.slug, reason: 'expired', expires_at: gone.expiresAt.toISOString() },
-        });
-      }
-      await audit.record(tx, tenantId, events);
-      return events.length;
-    });
+    return change(tenantId, (tx) => assignments.expire(tx, tenantId, items));
   }
 
   return {

@@ -1,3 +1,4 @@
+import type { Access } from './authority.ts';
 import type { Tx } from '../db/client.ts';
 import { notFound } from '../errors/index.ts';
 import { loadTenantGraph } from '../queries/entitlements.ts';
@@ -76,18 +77,18 @@ function ancestorPaths(parents: ReadonlyMap<string, readonly string[]>, start: s
 export function createGroupReads(deps: { change: TenantChange }) {
   const { change } = deps;
   return {
-    async list(tenantId: string, opts: { limit: number; after?: { name: string; id: string } | undefined; query?: string | undefined }): Promise<GroupView[]> {
+    async list({ tenantId }: Access, opts: { limit: number; after?: { name: string; id: string } | undefined; query?: string | undefined }): Promise<GroupView[]> {
       return change.read(async (tx) => (await listGroupsPage(tx, tenantId, { ...opts, limit: opts.limit + 1 })).map(groupView));
     },
 
-    async get(tenantId: string, id: string): Promise<GroupView & { parents: string[] }> {
+    async get({ tenantId }: Access, id: string): Promise<GroupView & { parents: string[] }> {
       return change.read(async (tx) => {
         const group = await requireGroupView(tx, tenantId, id);
         return { ...group, parents: (await groupLinks(tx, id)).parents };
       });
     },
 
-    async members(tenantId: string, id: string, opts: { limit: number; after?: { email: string; id: string } | undefined }) {
+    async members({ tenantId }: Access, id: string, opts: { limit: number; after?: { email: string; id: string } | undefined }) {
       return change.read(async (tx) => {
         if (!(await findGroupById(tx, tenantId, id))) throw notFound('group');
         const rows = await listMembersPage(tx, id, { ...opts, limit: opts.limit + 1 });
@@ -95,7 +96,7 @@ export function createGroupReads(deps: { change: TenantChange }) {
       });
     },
 
-    async subgroups(tenantId: string, id: string): Promise<GroupView[]> {
+    async subgroups({ tenantId }: Access, id: string): Promise<GroupView[]> {
       return change.read(async (tx) => {
         if (!(await findGroupById(tx, tenantId, id))) throw notFound('group');
         return (await listGroupsByIds(tx, tenantId, (await groupLinks(tx, id)).subgroups)).map(groupView);
@@ -103,7 +104,7 @@ export function createGroupReads(deps: { change: TenantChange }) {
     },
 
     /** Roles assigned to the group, and those it inherits from ancestors with the chain that carries them. */
-    async roles(tenantId: string, id: string) {
+    async roles({ tenantId }: Access, id: string) {
       return change.read(async (tx) => {
         if (!(await findGroupById(tx, tenantId, id))) throw notFound('group');
         const graph = await loadTenantGraph(tx, tenantId);

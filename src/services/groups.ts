@@ -23,10 +23,12 @@ import {
 } from '../queries/groups.ts';
 import { lockOwners } from '../queries/roles.ts';
 import { existingUserIds } from '../queries/users.ts';
-import type { Actor, AuditLog } from './audit.ts';
+import type { AuditLog } from './audit.ts';
+import { assertOwnersRemain } from './assignments.ts';
+import { assertDominates, assertHolds, type Access } from './authority.ts';
 import type { TenantChange } from './change.ts';
 import { createGroupReads, requireGroupView, type GroupView } from './groupReads.ts';
-import { assertHolds, systemAccess, type Access, type AssignmentResult, type RoleService } from './roles.ts';
+import type { AssignmentResult, RoleService } from './roles.ts';
 
 export const GROUP_NAME_MAX = 100;
 export const GROUP_DESCRIPTION_MAX = 200;
@@ -148,7 +150,7 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
         const links = await groupLinks(tx, id);
         const groupRoles = await listRolesOfGroups(tx, [id]);
         await deleteGroup(tx, id);
-        await roles.assertOwnersRemain(tx, tenantId);
+        await assertOwnersRemain(tx, tenantId);
         await audit.record(tx, tenantId, {
           actor: access.actor,
           action: 'group.deleted',
@@ -174,6 +176,7 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
         if ((await existingUserIds(tx, tenantId, ids)).size !== ids.length) throw notFound('user');
         await lockGroupGraph(tx, tenantId);
         await assertMayChangeMembership(tx, access, groupId, 'add members to this group');
+        await assertDominates(tx, access, ids.map((id) => ({ type: 'user' as const, id })), 'change the group memberships of this user');
         const changed = await insertMembers(tx, tenantId, groupId, ids);
         await audit.record(
           tx,
@@ -194,8 +197,9 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
         await lockGroupGraph(tx, tenantId);
         await lockOwners(tx, tenantId);
         await assertMayChangeMembership(tx, access, groupId, 'remove members from this group');
+        await assertDominates(tx, access, ids.map((id) => ({ type: 'user' as const, id })), 'change the group memberships of this user');
         const changed = await deleteMembers(tx, groupId, ids);
-        if (changed.length) await roles.assertOwnersRemain(tx, tenantId);
+        if (changed.length) await assertOwnersRemain(tx, tenantId);
         await audit.record(
           tx,
           tenantId,
@@ -242,7 +246,7 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
         await assertMayChangeMembership(tx, access, parentId, 'remove subgroups from this group');
         const changed: string[] = [];
         for (const childId of ids) if (await deleteEdge(tx, parentId, childId)) changed.push(childId);
-        if (changed.length) await roles.assertOwnersRemain(tx, tenantId);
+        if (changed.length) await assertOwnersRemain(tx, tenantId);
         await audit.record(
           tx,
           tenantId,
@@ -261,27 +265,22 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
       return roles.removeAssignments(access, slug, { groups: [groupId] });
     },
 
-    // Full-authority variants kept for the CLI, bootstrap and tests.
-
-    create(tenantId: string, actor: Actor, input: { name: string; description?: string }): Promise<GroupView> {
-      return service.createGroup(systemAccess(tenantId, actor), input);
+    /** One member (CLI, tests). Returns true when something changed. */
+    async addMember(access: Access, groupId: string, userId: string): Promise<boolean> {
+      return (await service.addMembers(access, groupId, [userId])).changed.length > 0;
     },
 
-    async addMember(tenantId: string, actor: Actor, groupId: string, userId: string): Promise<boolean> {
-      return (await service.addMembers(systemAccess(tenantId, actor), groupId, [userId])).changed.length > 0;
-    },
-
-    async removeMember(tenantId: string, actor: Actor, groupId: string, userId: string): Promise<boolean> {
-      return (await service.removeMembers(systemAccess(tenantId, actor), groupId, [userId])).changed.length > 0;
+    async removeMember(access: Access, groupId: string, userId: string): Promise<boolean> {
+      return (await service.removeMembers(access, groupId, [userId])).changed.length > 0;
     },
 
     /** Makes `childId` a subgroup of `parentId`; 409 group_cycle if the parent is already below the child. */
-    async addSubgroup(tenantId: string, actor: Actor, parentId: string, childId: string): Promise<boolean> {
-      return (await service.addSubgroups(systemAccess(tenantId, actor), parentId, [childId])).changed.length > 0;
+    async addSubgroup(access: Access, parentId: string, childId: string): Promise<boolean> {
+      return (await service.addSubgroups(access, parentId, [childId])).changed.length > 0;
     },
 
-    async removeSubgroup(tenantId: string, actor: Actor, parentId: string, childId: string): Promise<boolean> {
-      return (await service.removeSubgroups(systemAccess(tenantId, actor), parentId, [childId])).changed.length > 0;
+    async removeSubgroup(access: Access, parentId: string, childId: string): Promise<boolean> {
+      return (await service.removeSubgroups(access, parentId, [childId])).changed.length > 0;
     },
   };
   return service;

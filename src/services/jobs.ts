@@ -4,7 +4,7 @@ import { notFound, unavailable } from '../errors/index.ts';
 import { isBackingServiceError } from '../errors/backing.ts';
 import type { Producers, QueueName } from '../jobs/queues.ts';
 import { findJob, findTenantJob, insertJob, updateJob, type JobRow } from '../queries/jobs.ts';
-import type { Actor } from './audit.ts';
+import type { Access } from './authority.ts';
 
 export type JobType = JobRow['type'];
 
@@ -42,15 +42,16 @@ export const QUEUE_OF: Record<JobType, QueueName> = { bulk_role_assignment: 'bul
 export function createJobService(deps: { db: Database; producers: Producers }) {
   const { db, producers } = deps;
   return {
-    async submit(input: { tenantId: string; type: JobType; actor: Actor; input: unknown; total: number }, inTx?: (tx: Tx, job: JobRow) => Promise<void>): Promise<JobView> {
+    async submit(input: { access: Access; type: JobType; input: unknown; total: number }, inTx?: (tx: Tx, job: JobRow) => Promise<void>): Promise<JobView> {
+      const { tenantId, actor } = input.access;
       const id = randomUUID();
       const job = await db.transaction(async (tx) => {
-        const row = await insertJob(tx, { id, tenantId: input.tenantId, type: input.type, actorType: input.actor.type, actorId: input.actor.id, input: input.input as object, progressTotal: input.total });
+        const row = await insertJob(tx, { id, tenantId, type: input.type, actorType: actor.type, actorId: actor.id, input: input.input as object, progressTotal: input.total });
         await inTx?.(tx, row);
         return row;
       });
       try {
-        await producers.add(QUEUE_OF[input.type], { jobId: id, tenantId: input.tenantId }, { jobId: id });
+        await producers.add(QUEUE_OF[input.type], { jobId: id, tenantId }, { jobId: id });
       } catch (err) {
         await updateJob(db, id, { status: 'failed', error: 'the job queue was unavailable; nothing was changed', finishedAt: new Date() }).catch(() => undefined);
         if (isBackingServiceError(err) || (err as Error).message?.includes('writeable')) throw unavailable('the job queue is unavailable, retry shortly');
@@ -59,7 +60,7 @@ export function createJobService(deps: { db: Database; producers: Producers }) {
       return jobView(job);
     },
 
-    async get(tenantId: string, id: string): Promise<JobView> {
+    async get({ tenantId }: Access, id: string): Promise<JobView> {
       const job = await findTenantJob(db, tenantId, id);
       if (!job) throw notFound('job');
       return jobView(job);

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ALL_CAPABILITY_IDS, CAPABILITY_BY_ID, closeUnderRequires, SYSTEM_ROLES } from '../catalogue/index.ts';
+import { CAPABILITY_BY_ID, closeUnderRequires, SYSTEM_ROLES } from '../catalogue/index.ts';
 import { allOn, type Tx } from '../db/client.ts';
 import { conflict, forbidden, notFound, unprocessable } from '../errors/index.ts';
 import {
   assignmentCounts,
-  copyAssignments,
   deleteRoleAndRetireSlug,
   findRoleBySlug,
   insertRoles,
@@ -15,23 +14,12 @@ import {
   type RoleCounts,
   type RoleRow,
 } from '../queries/roles.ts';
-import type { Actor, AuditLog } from './audit.ts';
+import type { AuditLog } from './audit.ts';
 import type { TenantChange } from './change.ts';
-import type { ScheduleExpiry } from '../jobs/expiry.ts';
-import { createAssignmentCore, type Assignee, type AssigneeSet, type AssignmentResult } from './assignments.ts';
+import { type AssignmentEngine, type Assignee, type AssigneeSet, type AssignmentResult } from './assignments.ts';
+import { assertDominates, assertHolds, type Access, type Target } from './authority.ts';
 
 export { OWNER, type Assignee, type AssigneeSet, type AssignmentResult } from './assignments.ts';
-
-/** Who is acting, in which tenant, and which capabilities they may hand out. */
-export interface Access {
-  tenantId: string;
-  actor: Actor;
-  /** Capabilities the actor holds now (and the token delegates); the limit of what they may grant. */
-  held: ReadonlySet<string>;
-}
-
-/** Full authority, for trusted callers inside the process (bootstrap, CLI). */
-export const systemAccess = (tenantId: string, actor: Actor): Access => ({ tenantId, actor, held: new Set(ALL_CAPABILITY_IDS) });
 
 /** The API shape of a role. */
 export interface RoleView {
@@ -93,12 +81,6 @@ export function normaliseCapabilities(ids: readonly string[]): string[] {
   return closeUnderRequires(ids);
 }
 
-/** 403 escalation_denied unless the actor holds every one of `capabilities`. */
-export function assertHolds(access: Access, capabilities: readonly string[], what: string): void {
-  const missing = capabilities.filter((c) => !access.held.has(c));
-  if (missing.length) throw forbidden('escalation_denied', `you can't ${what}: it needs capabilities you don't hold`, { missing });
-}
-
 function validateName(name: string): string {
   const trimmed = name.trim();
   if (trimmed.length < 1 || trimmed.length > NAME_MAX) throw unprocessable('invalid_name', `name must be 1-${NAME_MAX} characters after trimming`);
@@ -126,17 +108,8 @@ const isUniqueViolation = (e: unknown): boolean => {
 };
 
 /** Roles and assignments (SPEC §4, §5): every rule the admin API promises lives here. */
-export function createRoleService(deps: { change: TenantChange; audit: AuditLog; scheduleExpiry?: ScheduleExpiry }) {
-  const { change, audit } = deps;
-  const { requireAssignees, assertOwnersRemain, applyAssign, applyUnassign } = createAssignmentCore({ audit });
-
-  /** After commit: one delayed removal per assignment whose expiry was set or changed (SPEC §5). */
-  async function scheduleExpiries(tenantId: string, roleId: string, changed: AssignmentResult['changed'], expiresAt: Date | null): Promise<void> {
-    const schedule = deps.scheduleExpiry;
-    if (!expiresAt || !schedule) return;
-    const subjects = [...changed.users.map((id) => ['user', id] as const), ...changed.groups.map((id) => ['group', id] as const), ...changed.clients.map((id) => ['client', id] as const)];
-    await Promise.all(subjects.map(([subject, id]) => schedule(tenantId, subject, id, roleId, expiresAt)));
-  }
+export function createRoleService(deps: { change: TenantChange; audit: AuditLog; assignments: AssignmentEngine }) {
+  const { change, audit, assignments: engine } = deps;
 
   async function requireRole(tx: Tx, tenantId: string, slug: string): Promise<RoleRow> {
     const role = await findRoleBySlug(tx, tenantId, slug);
@@ -144,17 +117,15 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
     return role;
   }
 
-  return {
-    assertOwnersRemain,
-
-    async list(tenantId: string, type: 'custom' | 'system' | 'all' = 'custom'): Promise<RoleView[]> {
+  const service = {
+    async list({ tenantId }: Access, type: 'custom' | 'system' | 'all' = 'custom'): Promise<RoleView[]> {
       return change.read(async (tx) => {
         const [roles, counts] = await allOn(tx, [() => listRoles(tx, tenantId), () => assignmentCounts(tx, tenantId)] as const);
         return roles.filter((r) => type === 'all' || r.type === type).map((r) => view(r, counts.get(r.id)));
       });
     },
 
-    async get(tenantId: string, slug: string): Promise<RoleView> {
+    async get({ tenantId }: Access, slug: string): Promise<RoleView> {
       return change.read(async (tx) => {
         const role = await requireRole(tx, tenantId, slug);
         return view(role, (await assignmentCounts(tx, tenantId)).get(role.id));
@@ -193,8 +164,8 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
         await audit.record(tx, tenantId, { actor: access.actor, action: 'role.created', target: { type: 'role', id: slug }, data: { name, slug, capabilities } });
         let counts = NO_COUNTS;
         if (input.assign) {
-          await requireAssignees(tx, tenantId, input.assign);
-          const r = await applyAssign(tx, access, role, input.assign, null);
+          await engine.requireAssignees(tx, tenantId, input.assign);
+          const r = await engine.assign(tx, access, role, input.assign, null);
           counts = { users: r.changed.users.length, groups: r.changed.groups.length, clients: r.changed.clients.length };
         }
         return view(role, counts);
@@ -209,8 +180,9 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
       return change(tenantId, async (tx) => {
         const before = await requireRole(tx, tenantId, slug);
         if (before.type === 'system') throw forbidden('system_role_immutable', 'system roles cannot be edited');
-        // Editing is shaping what everyone holding the role gets: only with capabilities the actor holds.
-        assertHolds(access, capabilities ?? before.capabilities, 'edit this role');
+        // Editing shapes what every holder gets: the actor must hold what the role had and what it will have,
+        // so a role manager can neither add nor take away a capability it doesn't hold (SPEC §4).
+        assertHolds(access, [...before.capabilities, ...(capabilities ?? [])], 'edit this role');
         let after: RoleRow;
         try {
           after = await tx.transaction((sp) => updateRole(sp, before.id, { ...(name !== undefined ? { name } : {}), ...(description !== undefined ? { description } : {}), ...(capabilities ? { capabilities } : {}) }));
@@ -243,12 +215,12 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
           throw conflict('role_in_use', `the role is still assigned to ${counts.users} users, ${counts.groups} groups and ${counts.clients} applications`, { assigned: counts });
         }
         if (inUse) {
-          // Removing the role from its holders is an unassignment; moving them is an assignment of the target.
+          // Removing the role from its holders is an unassignment of each: the actor must hold the role and
+          // dominate every user and service client that has it; moving them is an assignment of the target.
           assertHolds(access, role.capabilities, 'unassign this role');
-          if (target) {
-            assertHolds(access, target.capabilities, 'assign the target role');
-            await copyAssignments(tx, role.id, target.id);
-          }
+          const holders: Target[] = [...prior.users.map((u) => ({ type: 'user' as const, id: u.id })), ...prior.clients.map((c) => ({ type: 'client' as const, id: c.id }))];
+          await assertDominates(tx, access, holders, 'take this role away from its holders');
+          if (target) await engine.reassignAll(tx, access, role, target);
         }
         const serial = (a: { assigned_at: Date; expires_at: Date | null }) => ({ assigned_at: new Date(a.assigned_at).toISOString(), expires_at: a.expires_at ? new Date(a.expires_at).toISOString() : null });
         await deleteRoleAndRetireSlug(tx, role);
@@ -272,7 +244,7 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
       });
     },
 
-    async assignments(tenantId: string, slug: string) {
+    async assignments({ tenantId }: Access, slug: string) {
       return change.read(async (tx) => {
         const role = await requireRole(tx, tenantId, slug);
         return listRoleAssignments(tx, role.id);
@@ -284,11 +256,11 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
       if (expiresAt && expiresAt.getTime() <= Date.now()) throw unprocessable('invalid_expiry', 'expires_at must be in the future');
       const { roleId, result } = await change(access.tenantId, async (tx) => {
         const role = await requireRole(tx, access.tenantId, slug);
-        await requireAssignees(tx, access.tenantId, set);
-        assertHolds(access, role.capabilities, `assign the role "${role.slug}"`);
-        return { roleId: role.id, result: await applyAssign(tx, access, role, set, expiresAt) };
+        await engine.requireAssignees(tx, access.tenantId, set);
+        const { changed, unchanged } = await engine.assign(tx, access, role, set, expiresAt);
+        return { roleId: role.id, result: { changed, unchanged } };
       });
-      await scheduleExpiries(access.tenantId, roleId, result.changed, expiresAt);
+      await engine.scheduleExpiries(access.tenantId, roleId, result.changed, expiresAt);
       return result;
     },
 
@@ -296,29 +268,25 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
     async removeAssignments(access: Access, slug: string, set: AssigneeSet): Promise<AssignmentResult> {
       return change(access.tenantId, async (tx) => {
         const role = await requireRole(tx, access.tenantId, slug);
-        await requireAssignees(tx, access.tenantId, set);
-        assertHolds(access, role.capabilities, `unassign the role "${role.slug}"`);
-        return applyUnassign(tx, access, role, set);
+        await engine.requireAssignees(tx, access.tenantId, set);
+        const { changed, unchanged } = await engine.unassign(tx, access, role, set);
+        return { changed, unchanged };
       });
     },
 
-    /** One assignment with full authority (CLI, bootstrap, tests). Returns true when something changed. */
-    async assign(tenantId: string, actor: Actor, slug: string, who: Assignee, expiresAt: Date | null = null): Promise<boolean> {
-      const r = await this.addAssignments(systemAccess(tenantId, actor), slug, { [`${who.type}s`]: [who.id] }, expiresAt);
+    /** One assignment (CLI, tests). Returns true when something changed. */
+    async assign(access: Access, slug: string, who: Assignee, expiresAt: Date | null = null): Promise<boolean> {
+      const r = await service.addAssignments(access, slug, { [`${who.type}s`]: [who.id] }, expiresAt);
       return r.changed.users.length + r.changed.groups.length + r.changed.clients.length > 0;
     },
 
-    /** One unassignment with full authority (CLI, tests). Returns true when something changed. */
-    async unassign(tenantId: string, actor: Actor, slug: string, who: Assignee): Promise<boolean> {
-      const r = await this.removeAssignments(systemAccess(tenantId, actor), slug, { [`${who.type}s`]: [who.id] });
+    /** One unassignment (CLI, tests). Returns true when something changed. */
+    async unassign(access: Access, slug: string, who: Assignee): Promise<boolean> {
+      const r = await service.removeAssignments(access, slug, { [`${who.type}s`]: [who.id] });
       return r.changed.users.length + r.changed.groups.length + r.changed.clients.length > 0;
-    },
-
-    /** Creates a custom role with full authority (CLI, tests). */
-    async createCustom(tenantId: string, actor: Actor, input: { name: string; description?: string; capabilities: string[] }): Promise<RoleView> {
-      return this.create(systemAccess(tenantId, actor), input);
     },
   };
+  return service;
 }
 
 export type RoleService = ReturnType<typeof createRoleService>;

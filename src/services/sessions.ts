@@ -6,6 +6,7 @@ import type { RedisKeys } from '../sessions/keys.ts';
 import type { PurgeCounts, Purger } from '../sessions/purge.ts';
 import type { Revocations } from '../sessions/revocations.ts';
 import type { Actor, AuditLog } from './audit.ts';
+import { assertDominates, type Access } from './authority.ts';
 import type { TenantChange } from './change.ts';
 import type { Tx } from '../db/client.ts';
 
@@ -52,6 +53,12 @@ export function createSessionService(deps: {
     if ((await findUserById(tx, userId))?.tenantId !== tenantId) throw notFound('user');
   }
 
+  /** 404 for a user of another tenant, then the dominance rule (SPEC §4). */
+  async function requireTarget(tx: Tx, access: Access, userId: string, what: string): Promise<void> {
+    await requireUser(tx, access.tenantId, userId);
+    await assertDominates(tx, access, { type: 'user', id: userId }, what);
+  }
+
   async function indexCounts(userId: string): Promise<{ sessions: number; grants: number }> {
     const members = await redis.smembers(keys.accountIndex(userId));
     return { sessions: members.filter((k) => k.includes(':Session:')).length, grants: members.filter((k) => k.includes(':Grant:')).length };
@@ -73,7 +80,7 @@ export function createSessionService(deps: {
       await audit.record(tx, tenantId, { actor, action: 'sessions.revoked_all', target: { type: 'user', id: userId }, data: { ...counts, reason, revoked_at: at.toISOString() } });
     },
 
-    async list(tenantId: string, userId: string): Promise<SessionView[]> {
+    async list({ tenantId }: Access, userId: string): Promise<SessionView[]> {
       await change.read((tx) => requireUser(tx, tenantId, userId));
       const keysOfSessions = (await redis.smembers(keys.accountIndex(userId))).filter((k) => k.includes(':Session:'));
       if (!keysOfSessions.length) return [];
@@ -98,12 +105,13 @@ export function createSessionService(deps: {
     },
 
     /** Revokes one session: the session, the grants it authorised and their tokens. */
-    async revoke(tenantId: string, actor: Actor, userId: string, sessionUid: string): Promise<PurgeCounts> {
+    async revoke(access: Access, userId: string, sessionUid: string): Promise<PurgeCounts> {
+      const { tenantId, actor } = access;
       const sessionId = await redis.get(keys.sessionUid(sessionUid));
       const payload = sessionId ? await redis.hget(keys.oidcModel('Session', sessionId), 'p') : null;
       const session = payload ? (JSON.parse(payload) as SessionPayload) : undefined;
       await change(tenantId, async (tx) => {
-        await requireUser(tx, tenantId, userId);
+        await requireTarget(tx, access, userId, 'revoke this user’s sessions');
         if (!session || session.accountId !== userId) throw notFound('session');
         await audit.record(tx, tenantId, {
           actor,
@@ -116,10 +124,11 @@ export function createSessionService(deps: {
     },
 
     /** Revokes every session, grant and token of the user, and records the revocation time. */
-    async revokeAll(tenantId: string, actor: Actor, userId: string, reason = 'admin'): Promise<PurgeCounts & { revoked_at: string }> {
+    async revokeAll(access: Access, userId: string, reason = 'admin'): Promise<PurgeCounts & { revoked_at: string }> {
+      const { tenantId, actor } = access;
       const at = new Date();
       await change(tenantId, async (tx) => {
-        await requireUser(tx, tenantId, userId);
+        await requireTarget(tx, access, userId, 'revoke this user’s sessions');
         await this.recordRevokeAll(tx, tenantId, actor, userId, at, reason);
       });
       const counts = await afterRevocation(tenantId, userId, at);

@@ -1,6 +1,7 @@
 import { notFound } from '../errors/index.ts';
 import { findTenantById, lockTenant, updateTenantBranding, type BrandingPatch, type TenantRow } from '../queries/tenants.ts';
-import type { Actor, AuditLog } from './audit.ts';
+import type { AuditLog } from './audit.ts';
+import type { Access } from './authority.ts';
 import type { TenantChange } from './change.ts';
 
 /** A tenant's sign-in page branding, in API field names. */
@@ -25,13 +26,13 @@ const view = (t: TenantRow): BrandingView => ({ display_name: t.displayName, log
 export function createTenantService(deps: { change: TenantChange; audit: AuditLog }) {
   const { change, audit } = deps;
   return {
-    async branding(tenantId: string): Promise<BrandingView> {
+    async branding({ tenantId }: Access): Promise<BrandingView> {
       const tenant = await change.read((tx) => findTenantById(tx, tenantId));
       if (!tenant) throw notFound('tenant');
       return view(tenant);
     },
 
-    async updateBranding(tenantId: string, actor: Actor, input: BrandingInput): Promise<BrandingView> {
+    async updateBranding({ tenantId, actor }: Access, input: BrandingInput): Promise<BrandingView> {
       const patch: BrandingPatch = {
         ...(input.displayName !== undefined ? { displayName: input.displayName } : {}),
         ...(input.logoUrl !== undefined ? { logoUrl: input.logoUrl } : {}),

@@ -1,15 +1,13 @@
 import type { Database, Tx } from '../db/client.ts';
-import type { Access, RoleService } from './roles.ts';
 import type { SessionService } from './sessions.ts';
 import { randomUUID } from 'node:crypto';
 import { explainEntitlement, groupChains } from '../entitlements/explain.ts';
 import { resolveEntitlement } from '../entitlements/resolve.ts';
 import { badRequest, conflict, notFound, unprocessable } from '../errors/index.ts';
 import { loadTenantGraph, loadUserLinks } from '../queries/entitlements.ts';
-import { countRoleHolders, findRoleBySlug, listRoles, lockOwners } from '../queries/roles.ts';
+import { listRoles } from '../queries/roles.ts';
 import {
   deleteAllUserMemberships,
-  deleteAllUserRoles,
   deleteUser,
   findTenantUser,
   findUserByEmail,
@@ -23,10 +21,11 @@ import {
   type UserFilter,
   type UserRow,
 } from '../queries/users.ts';
-import type { Actor, AuditLog } from './audit.ts';
+import type { AuditLog } from './audit.ts';
+import { guardingOwners, type AssignmentEngine } from './assignments.ts';
+import { assertDominates, type Access } from './authority.ts';
 import type { TenantChange } from './change.ts';
 import { hashPassword } from './credentials.ts';
-import { assertHolds, OWNER } from './roles.ts';
 
 export interface CreateUserInput {
   email: string;
@@ -73,8 +72,8 @@ const isUniqueViolation = (e: unknown): boolean => {
 const emailTaken = () => conflict('email_taken', 'a user with this email already exists (emails are compared ignoring case)');
 
 /** Users (SPEC §2, §5, §7): profile, status, passwords, access. Every change is audited in its transaction. */
-export function createUserService(deps: { change: TenantChange; audit: AuditLog; db: Database; roles: RoleService; sessions: SessionService }) {
-  const { change, audit, roles, sessions } = deps;
+export function createUserService(deps: { change: TenantChange; audit: AuditLog; db: Database; assignments: AssignmentEngine; sessions: SessionService }) {
+  const { change, audit, assignments, sessions } = deps;
 
   /** 404 for a missing user and for a user of another tenant alike, so ids can't be probed. */
   async function requireUser(tx: Tx, tenantId: string, id: string): Promise<UserRow> {
@@ -83,26 +82,20 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
     return user;
   }
 
-  /**
-   * Runs a change that may take away Owner, under the owners lock. The
-   * last_owner check runs only when the tenant had an Owner user before, so a
-   * tenant that already lost its last one is not frozen by unrelated changes.
-   */
-  async function guardingOwners<T>(tx: Tx, tenantId: string, fn: () => Promise<T>): Promise<T> {
-    await lockOwners(tx, tenantId);
-    const owner = await findRoleBySlug(tx, tenantId, OWNER);
-    const before = owner ? await countRoleHolders(tx, tenantId, owner.id) : 0;
-    const out = await fn();
-    if (before > 0) await roles.assertOwnersRemain(tx, tenantId);
-    return out;
+  /** The user of the tenant that an operation targets, after the dominance rule (SPEC §4): 404, then 403. */
+  async function requireTarget(tx: Tx, access: Access, id: string, what: string): Promise<UserRow> {
+    const user = await requireUser(tx, access.tenantId, id);
+    await assertDominates(tx, access, { type: 'user', id }, what);
+    return user;
   }
 
-  async function setStatus(tenantId: string, actor: Actor, userId: string, status: 'active' | 'suspended'): Promise<UserRow> {
+  async function setStatus(access: Access, userId: string, status: 'active' | 'suspended'): Promise<UserRow> {
+    const { tenantId, actor } = access;
     const at = new Date();
     let revoked = false;
     const user = await change(tenantId, (tx) =>
       guardingOwners(tx, tenantId, async () => {
-        const current = await requireUser(tx, tenantId, userId);
+        const current = await requireTarget(tx, access, userId, status === 'suspended' ? 'suspend this user' : 're-enable this user');
         // Idempotent: asking for the status the user already has changes and records nothing.
         if (current.status === status) return current;
         const updated = (await updateUserStatus(tx, userId, status))!;
@@ -120,7 +113,8 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
   }
 
   return {
-    async create(tenantId: string, actor: Actor, input: CreateUserInput): Promise<UserRow> {
+    async create(access: Access, input: CreateUserInput): Promise<UserRow> {
+      const { tenantId, actor } = access;
       const email = validEmail(input.email);
       const passwordHash = input.password ? await hashPassword(input.password) : null;
       return change(tenantId, async (tx) => {
@@ -139,21 +133,22 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
     },
 
     /** One page of users after `after` ({createdAt, id} from a previous page's last row). */
-    async list(tenantId: string, filter: UserFilter, after: { k: string; id: string } | undefined, limit: number) {
+    async list({ tenantId }: Access, filter: UserFilter, after: { k: string; id: string } | undefined, limit: number) {
       if (after && (!TIMESTAMP.test(after.k) || !UUID.test(after.id))) throw badRequest('invalid_cursor', 'the cursor is not one this API issued');
       return change.read((tx) => listUsers(tx, tenantId, filter, after && { createdAt: after.k, id: after.id }, limit));
     },
 
-    async get(tenantId: string, userId: string): Promise<UserRow> {
+    async get({ tenantId }: Access, userId: string): Promise<UserRow> {
       return change.read((tx) => requireUser(tx, tenantId, userId));
     },
 
-    async update(tenantId: string, actor: Actor, userId: string, patch: { email?: string | undefined; displayName?: string | undefined }): Promise<UserRow> {
+    async update(access: Access, userId: string, patch: { email?: string | undefined; displayName?: string | undefined }): Promise<UserRow> {
       const email = patch.email === undefined ? undefined : validEmail(patch.email);
       const displayName = patch.displayName?.trim();
       if (displayName === '') throw unprocessable('invalid_display_name', 'display_name must not be blank');
+      const { tenantId, actor } = access;
       return change(tenantId, async (tx) => {
-        const before = await requireUser(tx, tenantId, userId);
+        const before = await requireTarget(tx, access, userId, 'edit this user');
         if (email !== undefined) {
           const other = await findUserByEmail(tx, tenantId, email);
           if (other && other.id !== userId) throw emailTaken();
@@ -172,10 +167,11 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
     },
 
     /** Deletes a user; 409 last_owner when that would leave the tenant without an active Owner user. */
-    async remove(tenantId: string, actor: Actor, userId: string): Promise<void> {
+    async remove(access: Access, userId: string): Promise<void> {
+      const { tenantId, actor } = access;
       await change(tenantId, (tx) =>
         guardingOwners(tx, tenantId, async () => {
-          const user = await requireUser(tx, tenantId, userId);
+          const user = await requireTarget(tx, access, userId, 'delete this user');
           await deleteUser(tx, userId);
           await audit.record(tx, tenantId, { actor, action: 'user.deleted', target: { type: 'user', id: userId }, data: { email: user.email } });
         }),
@@ -183,13 +179,14 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
     },
 
     setStatus,
-    suspend: (tenantId: string, actor: Actor, userId: string) => setStatus(tenantId, actor, userId, 'suspended'),
-    unsuspend: (tenantId: string, actor: Actor, userId: string) => setStatus(tenantId, actor, userId, 'active'),
+    suspend: (access: Access, userId: string) => setStatus(access, userId, 'suspended'),
+    unsuspend: (access: Access, userId: string) => setStatus(access, userId, 'active'),
 
-    async setPassword(tenantId: string, actor: Actor, userId: string, password: string): Promise<void> {
+    async setPassword(access: Access, userId: string, password: string): Promise<void> {
+      const { tenantId, actor } = access;
       const hash = await hashPassword(password);
       await change(tenantId, async (tx) => {
-        await requireUser(tx, tenantId, userId);
+        await requireTarget(tx, access, userId, 'reset this user’s password');
         await updateUserPassword(tx, userId, hash);
         // The password itself is never recorded, not even hashed.
         await audit.record(tx, tenantId, { actor, action: 'user.password_reset', target: { type: 'user', id: userId } });
@@ -197,7 +194,7 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
     },
 
     /** Direct roles, roles through group chains (holder first), and the effective capabilities; expired assignments left out. */
-    async roles(tenantId: string, userId: string) {
+    async roles({ tenantId }: Access, userId: string) {
       const now = Date.now();
       return change.read(async (tx) => {
         await requireUser(tx, tenantId, userId);
@@ -225,7 +222,7 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
     },
 
     /** Effective capabilities, each with every path that grants it when `explain` is set. */
-    async capabilities(tenantId: string, userId: string, explain: boolean) {
+    async capabilities({ tenantId }: Access, userId: string, explain: boolean) {
       const now = Date.now();
       return change.read(async (tx) => {
         await requireUser(tx, tenantId, userId);
@@ -249,16 +246,15 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
 
     /**
      * Takes every direct role and every group membership away from a user.
-     * The actor must hold every capability of each role removed (no escalation).
+     * The actor must dominate the user, which covers every role and every
+     * group-conferred capability that goes (SPEC §4).
      */
     async removeAccess(access: Access, userId: string): Promise<{ roles_removed: string[]; groups_removed: string[] }> {
       const { tenantId } = access;
       return change(tenantId, (tx) =>
         guardingOwners(tx, tenantId, async () => {
-          await requireUser(tx, tenantId, userId);
-          const direct = await listUserDirectRoles(tx, userId);
-          for (const role of direct) assertHolds(access, role.capabilities, `remove the role "${role.slug}"`);
-          await deleteAllUserRoles(tx, userId);
+          await requireTarget(tx, access, userId, 'remove this user’s access');
+          const direct = await assignments.unassignAllOf(tx, access, userId);
           const groupsRemoved = await deleteAllUserMemberships(tx, userId);
           const rolesRemoved = direct.map((r) => r.slug);
           await audit.record(tx, tenantId, {

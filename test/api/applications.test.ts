@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
 import { adminApi, ownerApi, serviceToken, type AdminApi, type ApiResponse } from '../support/api.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
@@ -37,11 +37,11 @@ beforeAll(async () => {
   t = await startTessera();
   owner = await ownerApi(t);
   const { services } = t.server.core;
-  const v = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'viewer bot', type: 'service' });
-  await services.roles.assign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'client', id: v.client.id });
+  const v = await services.clients.create(ownerAccess(t.tenantId), { name: 'viewer bot', type: 'service' });
+  await services.roles.assign(ownerAccess(t.tenantId), 'viewer', { type: 'client', id: v.client.id });
   viewer = adminApi(t, await serviceToken(t, v.client.id, v.secret!));
   const other = (await bootstrapTenant(t.server.core, { tenant: `o-${randomBytes(4).toString('hex')}` }))!;
-  otherTenantClient = (await services.clients.create(other.tenant.id, SYSTEM_ACTOR, { name: 'elsewhere', type: 'service' })).client.id;
+  otherTenantClient = (await services.clients.create(ownerAccess(other.tenant.id), { name: 'elsewhere', type: 'service' })).client.id;
 });
 afterAll(() => t?.close());
 
@@ -104,7 +104,7 @@ describe('applications', () => {
       cursor = res.body.next_cursor;
     } while (cursor);
     expect(new Set(seen).size).toBe(seen.length);
-    const all = await t.server.core.services.clients.list(t.tenantId, { limit: 200 });
+    const all = await t.server.core.services.clients.list(ownerAccess(t.tenantId), { limit: 200 });
     expect(seen.sort()).toEqual(all.rows.map((r) => r.id).sort());
     expect((await owner.get('/applications?cursor=garbage')).body.code).toBe('invalid_cursor');
     expect((await owner.get('/applications?sort=name')).status).toBe(400);
@@ -209,7 +209,7 @@ describe('applications', () => {
     ];
     for (const res of await Promise.all(calls)) expect(res.status, JSON.stringify(res.body)).toBe(404);
     expect((await owner.get('/applications')).body.items.map((i: { id: string }) => i.id)).not.toContain(id);
-    expect((await t.server.core.services.clients.get(t.tenantId, t.admin.id)).id).toBe(t.admin.id);
+    expect((await t.server.core.services.clients.get(ownerAccess(t.tenantId), t.admin.id)).id).toBe(t.admin.id);
     expect((await owner.get('/applications/a%20b')).status).toBe(400);
   });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
 import { adminApi, ownerApi, serviceToken, type AdminApi, type ApiResponse } from '../support/api.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
@@ -49,9 +49,9 @@ beforeAll(async () => {
   t = await startTessera();
   owner = await ownerApi(t);
   const { services } = t.server.core;
-  const s = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'apps only', type: 'service' });
-  const role = await services.roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: 'Apps viewer', capabilities: ['applications:view'] });
-  await services.roles.assign(t.tenantId, SYSTEM_ACTOR, role.slug, { type: 'client', id: s.client.id });
+  const s = await services.clients.create(ownerAccess(t.tenantId), { name: 'apps only', type: 'service' });
+  const role = await services.roles.create(ownerAccess(t.tenantId), { name: 'Apps viewer', capabilities: ['applications:view'] });
+  await services.roles.assign(ownerAccess(t.tenantId), role.slug, { type: 'client', id: s.client.id });
   appsOnly = adminApi(t, await serviceToken(t, s.client.id, s.secret!));
   for (let i = 0; i < 3; i++) created.push((await owner.post('/applications', { name: `audited-${i}`, type: 'service' })).body.id);
   await owner.post(`/applications/${created[0]}/disable`);

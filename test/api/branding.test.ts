@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
 import { adminApi, ownerApi, serviceToken, type AdminApi } from '../support/api.ts';
 import { Browser } from '../support/browser.ts';
@@ -29,10 +29,10 @@ beforeAll(async () => {
   t = await startTessera();
   owner = await ownerApi(t);
   const { services } = t.server.core;
-  const v = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'viewer bot', type: 'service' });
-  await services.roles.assign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'client', id: v.client.id });
+  const v = await services.clients.create(ownerAccess(t.tenantId), { name: 'viewer bot', type: 'service' });
+  await services.roles.assign(ownerAccess(t.tenantId), 'viewer', { type: 'client', id: v.client.id });
   viewer = adminApi(t, await serviceToken(t, v.client.id, v.secret!));
-  const c = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'Branded app', type: 'web', redirectUris: [REDIRECT_URI] });
+  const c = await services.clients.create(ownerAccess(t.tenantId), { name: 'Branded app', type: 'web', redirectUris: [REDIRECT_URI] });
   web = await discover(t.issuer, c.client.id, c.secret!);
 });
 afterAll(() => t?.close());
@@ -101,9 +101,9 @@ describe('branding', () => {
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('insufficient_scope');
     const { services } = t.server.core;
-    const s = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'no roles', type: 'service' });
-    await services.roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: `apps-${randomBytes(3).toString('hex')}`, capabilities: ['applications:view'] }).then((r) =>
-      services.roles.assign(t.tenantId, SYSTEM_ACTOR, r.slug, { type: 'client', id: s.client.id }),
+    const s = await services.clients.create(ownerAccess(t.tenantId), { name: 'no roles', type: 'service' });
+    await services.roles.create(ownerAccess(t.tenantId), { name: `apps-${randomBytes(3).toString('hex')}`, capabilities: ['applications:view'] }).then((r) =>
+      services.roles.assign(ownerAccess(t.tenantId), r.slug, { type: 'client', id: s.client.id }),
     );
     const apps = adminApi(t, await serviceToken(t, s.client.id, s.secret!));
     expect((await apps.get('/branding')).status).toBe(403);
@@ -112,6 +112,6 @@ describe('branding', () => {
   it('changes only the caller’s tenant', async () => {
     const other = (await bootstrapTenant(t.server.core, { tenant: `o-${randomBytes(4).toString('hex')}` }))!;
     await owner.patch('/branding', { display_name: 'Only mine' });
-    expect((await t.server.core.services.tenants.branding(other.tenant.id)).display_name).toBe(other.tenant.slug);
+    expect((await t.server.core.services.tenants.branding(ownerAccess(other.tenant.id))).display_name).toBe(other.tenant.slug);
   });
 });

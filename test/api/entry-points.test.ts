@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { ownerApi, type AdminApi } from '../support/api.ts';
 
@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const user = async (email: string) => (await t.server.core.services.users.create(t.tenantId, SYSTEM_ACTOR, { email })).id;
+const user = async (email: string) => (await t.server.core.services.users.create(ownerAccess(t.tenantId), { email })).id;
 type RolesView = { direct: { slug: string }[]; via_groups: { slug: string; group_path: { id: string }[] }[]; capabilities: string[] };
 
 describe('three entry points write the same rows (SPEC §5)', () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
 import { ownerApi, type AdminApi, type ApiResponse, limitedApi as limitApi } from '../support/api.ts';
 import { auditEvents } from '../support/audit.ts';
@@ -15,7 +15,7 @@ const byAdmin = () => ({ actor_type: 'client', actor_id: t.admin.id });
 const limitedApi = (name: string, capabilities: string[]) => limitApi(t, name, capabilities);
 
 const newUser = async (email: string, password?: string) =>
-  (await t.server.core.services.users.create(t.tenantId, SYSTEM_ACTOR, { email, ...(password ? { password } : {}) })).id;
+  (await t.server.core.services.users.create(ownerAccess(t.tenantId), { email, ...(password ? { password } : {}) })).id;
 
 async function newGroup(name: string): Promise<string> {
   const res = await owner.post('/groups', { name });
@@ -165,7 +165,7 @@ describe('nesting', () => {
 
   it('removing a group from its parent cuts inheritance at the next token', async () => {
     const { services } = t.server.core;
-    const web = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'Console', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
+    const web = await services.clients.create(ownerAccess(t.tenantId), { name: 'Console', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
     const config = await discover(t.issuer, web.client.id, web.secret!);
     const person = { email: 'nested@example.test', password: 'nested password 123' };
     const userId = await newUser(person.email, person.password);
@@ -234,7 +234,7 @@ describe('escalation (CHECKLIST 22)', () => {
 
     // A group conferring only what the actor holds is fine, and so is removal from it.
     const readers = await newGroup('Readers');
-    const reader = await t.server.core.services.roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: 'User reader', capabilities: ['users:view'] });
+    const reader = await t.server.core.services.roles.create(ownerAccess(t.tenantId), { name: 'User reader', capabilities: ['users:view'] });
     await owner.put(`/groups/${readers}/roles/${reader.slug}`, {});
     expect((await api.post(`/groups/${readers}/members`, { users: [target] })).body).toEqual({ changed: [target], unchanged: [] });
     expect((await api.delete(`/groups/${readers}/members/${target}`)).status).toBe(204);
@@ -263,7 +263,7 @@ describe('last owner', () => {
     await owner.post(`/groups/${g}/members`, { users: [u] });
     const parent = await newGroup('Owners parent');
     await owner.post(`/groups/${parent}/subgroups`, { groups: [g] });
-    await services.roles.unassign(t.tenantId, SYSTEM_ACTOR, 'owner', { type: 'user', id: t.owner.id });
+    await services.roles.unassign(ownerAccess(t.tenantId), 'owner', { type: 'user', id: t.owner.id });
     try {
       const res = await owner.delete(`/groups/${g}/members/${u}`);
       expect(res.status).toBe(409);
@@ -275,7 +275,7 @@ describe('last owner', () => {
       // Cutting an edge above the Owner group does not touch it: still allowed.
       expect((await owner.delete(`/groups/${parent}/subgroups/${g}`)).status).toBe(204);
     } finally {
-      await services.roles.assign(t.tenantId, SYSTEM_ACTOR, 'owner', { type: 'user', id: t.owner.id });
+      await services.roles.assign(ownerAccess(t.tenantId), 'owner', { type: 'user', id: t.owner.id });
     }
     expect((await owner.delete(`/groups/${g}/members/${u}`)).status).toBe(204);
   });
@@ -285,7 +285,7 @@ describe('tenancy', () => {
   it("another tenant's group or user ids give 404, in the path and in the body, and nothing changes", async () => {
     const { services, db, audit } = t.server.core;
     const other = (await bootstrapTenant({ db, audit }, { tenant: `o-${randomBytes(4).toString('hex')}` }))!;
-    const foreignGroup = await services.groups.create(other.tenant.id, SYSTEM_ACTOR, { name: 'Foreign' });
+    const foreignGroup = await services.groups.createGroup(ownerAccess(other.tenant.id), { name: 'Foreign' });
     const mine = await newGroup('Mine');
     const foreignPaths = [
       () => owner.get(`/groups/${foreignGroup.id}`),
@@ -305,7 +305,7 @@ describe('tenancy', () => {
       expect(res.status).toBe(404);
       expect(res.body.code).toBe('not_found');
     }
-    const still = await services.groups.get(other.tenant.id, foreignGroup.id);
+    const still = await services.groups.get(ownerAccess(other.tenant.id), foreignGroup.id);
     expect(still).toMatchObject({ name: 'Foreign', member_count: 0, subgroup_count: 0, parents: [] });
     expect(await memberIds(mine)).toEqual([]);
     expect((await owner.get(`/groups/${mine}`)).body.subgroup_count).toBe(0);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { ownerApi, type AdminApi, limitedApi as limitApi } from '../support/api.ts';
 import { auditEvents } from '../support/audit.ts';
@@ -13,7 +13,7 @@ const limitedApi = (name: string, capabilities: string[]) => limitApi(t, name, c
 beforeAll(async () => {
   t = await startTessera();
   owner = await ownerApi(t);
-  userId = (await t.server.core.services.users.create(t.tenantId, SYSTEM_ACTOR, { email: 'role-target@example.test' })).id;
+  userId = (await t.server.core.services.users.create(ownerAccess(t.tenantId), { email: 'role-target@example.test' })).id;
 });
 afterAll(() => t?.close());
 
@@ -114,7 +114,7 @@ describe('deleting an assigned role', () => {
     const [event] = (await auditEvents(t, 'role.deleted')).filter((e) => e.target_id === 'unassign-me');
     expect(event!.data.strategy).toBe('unassign');
     expect(event!.data.prior_assignments.users).toEqual([{ id: userId, assigned_at: expect.any(String), expires_at: expect.any(String) }]);
-    expect((await t.server.core.services.roles.assignments(t.tenantId, 'in-use')).users.map((u) => u.id)).toContain(userId);
+    expect((await t.server.core.services.roles.assignments(ownerAccess(t.tenantId), 'in-use')).users.map((u) => u.id)).toContain(userId);
   });
 
   it('?reassign_to moves every assignment to another role', async () => {
@@ -152,7 +152,7 @@ describe('assignments from the role', () => {
 
   it('unknown or cross-tenant ids are 404 and nothing is touched', async () => {
     await owner.post('/roles', { name: 'Strict', capabilities: ['reports:view'] });
-    const other = await t.server.core.services.users.create(t.tenantId, SYSTEM_ACTOR, { email: 'strict@example.test' });
+    const other = await t.server.core.services.users.create(ownerAccess(t.tenantId), { email: 'strict@example.test' });
     const res = await owner.post('/roles/strict/assignments', { users: [other.id, '00000000-0000-4000-8000-000000000000'] });
     expect(res.status).toBe(404);
     expect((await owner.get('/roles/strict/assignments')).body.users).toEqual([]);
@@ -193,7 +193,7 @@ describe('last Owner (CHECKLIST 23)', () => {
     expect(res.body.code).toBe('last_owner');
     expect((await owner.get('/roles/owner/assignments')).body.users.map((u: { id: string }) => u.id)).toContain(t.owner.id);
     // With a second Owner user, the first can go.
-    const second = await t.server.core.services.users.create(t.tenantId, SYSTEM_ACTOR, { email: 'second-owner@example.test' });
+    const second = await t.server.core.services.users.create(ownerAccess(t.tenantId), { email: 'second-owner@example.test' });
     await owner.post('/roles/owner/assignments', { users: [second.id] });
     expect((await owner.post('/roles/owner/assignments/remove', { users: [t.owner.id] })).status).toBe(200);
     expect((await owner.post('/roles/owner/assignments/remove', { users: [second.id] })).body.code).toBe('last_owner');

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rows } from '../../src/db/client.ts';
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { ownerApi, type AdminApi, type ApiResponse, limitedApi as limitApi } from '../support/api.ts';
 import { auditEvents } from '../support/audit.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
@@ -111,12 +111,12 @@ describe('listing users', () => {
     const { groups, roles } = t.server.core.services;
     const a = await newUser(`alpha-${k}@example.test`, { display_name: `Zed ${k}` });
     const b = await newUser(`beta-${k}@example.test`);
-    const parent = await groups.create(t.tenantId, SYSTEM_ACTOR, { name: `Parent ${k}` });
-    const child = await groups.create(t.tenantId, SYSTEM_ACTOR, { name: `Child ${k}` });
-    await groups.addSubgroup(t.tenantId, SYSTEM_ACTOR, parent.id, child.id);
-    await groups.addMember(t.tenantId, SYSTEM_ACTOR, child.id, b);
-    const role = await roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: `Filter ${k}`, capabilities: ['reports:view'] });
-    await roles.assign(t.tenantId, SYSTEM_ACTOR, role.slug, { type: 'group', id: parent.id });
+    const parent = await groups.createGroup(ownerAccess(t.tenantId), { name: `Parent ${k}` });
+    const child = await groups.createGroup(ownerAccess(t.tenantId), { name: `Child ${k}` });
+    await groups.addSubgroup(ownerAccess(t.tenantId), parent.id, child.id);
+    await groups.addMember(ownerAccess(t.tenantId), child.id, b);
+    const role = await roles.create(ownerAccess(t.tenantId), { name: `Filter ${k}`, capabilities: ['reports:view'] });
+    await roles.assign(ownerAccess(t.tenantId), role.slug, { type: 'group', id: parent.id });
     expect((await owner.post(`/users/${a}/suspend`)).status).toBe(200);
 
     const ids = async (q: string) => ((await owner.get(`/users?${q}`)).body.items as { id: string }[]).map((u) => u.id);
@@ -229,7 +229,7 @@ describe('authorization', () => {
     expect(denied.status).toBe(403);
     expect(denied.body.code).toBe('escalation_denied');
 
-    const weak = await t.server.core.services.roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: `Weak ${tag()}`, capabilities: ['users:view'] });
+    const weak = await t.server.core.services.roles.create(ownerAccess(t.tenantId), { name: `Weak ${tag()}`, capabilities: ['users:view'] });
     const ok = await api.put(`/users/${id}/roles/${weak.slug}`, {});
     expect(ok.status).toBe(200);
     expect(ok.body.changed.users).toEqual([id]);
@@ -262,12 +262,12 @@ describe('roles and capabilities of a user', () => {
     const k = tag();
     const { groups, roles } = t.server.core.services;
     userId = await newUser(`explain-${k}@example.test`);
-    parent = await groups.create(t.tenantId, SYSTEM_ACTOR, { name: `Auditors ${k}` });
-    child = await groups.create(t.tenantId, SYSTEM_ACTOR, { name: `Auditors EU ${k}` });
-    await groups.addSubgroup(t.tenantId, SYSTEM_ACTOR, parent.id, child.id);
-    await groups.addMember(t.tenantId, SYSTEM_ACTOR, child.id, userId);
-    exporter = (await roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: `Exporter ${k}`, capabilities: ['audit:export'] })).slug;
-    await roles.assign(t.tenantId, SYSTEM_ACTOR, exporter, { type: 'group', id: parent.id });
+    parent = await groups.createGroup(ownerAccess(t.tenantId), { name: `Auditors ${k}` });
+    child = await groups.createGroup(ownerAccess(t.tenantId), { name: `Auditors EU ${k}` });
+    await groups.addSubgroup(ownerAccess(t.tenantId), parent.id, child.id);
+    await groups.addMember(ownerAccess(t.tenantId), child.id, userId);
+    exporter = (await roles.create(ownerAccess(t.tenantId), { name: `Exporter ${k}`, capabilities: ['audit:export'] })).slug;
+    await roles.assign(ownerAccess(t.tenantId), exporter, { type: 'group', id: parent.id });
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
     expect((await owner.put(`/users/${userId}/roles/viewer`, { expires_at: expiresAt })).status).toBe(200);
   });

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { discover, REDIRECT_URI, signIn } from '../support/oidc.ts';
 import { Browser } from '../support/browser.ts';
@@ -15,7 +15,7 @@ beforeAll(async () => {
   redis = await startRedis();
   t = await startTessera({ REDIS_URL: redis.url });
   const { services } = t.server.core;
-  const app = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'Console', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
+  const app = await services.clients.create(ownerAccess(t.tenantId), { name: 'Console', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
   web = await discover(t.issuer, app.client.id, app.secret!);
   admin = await discover(t.issuer, t.admin.id, t.admin.secret);
 }, 60_000);
@@ -34,7 +34,7 @@ const form = (body: Record<string, string>, id: string, secret: string) =>
 describe('Redis stopped under load (CHECKLIST faults 2)', () => {
   it('answers 503 temporarily_unavailable, never invalid_grant or a token, and recovers without a restart', async () => {
     const user = { email: 'outage@example.test', password: 'outage password 12' };
-    await t.server.core.services.users.create(t.tenantId, SYSTEM_ACTOR, user);
+    await t.server.core.services.users.create(ownerAccess(t.tenantId), user);
     const { tokens } = await signIn(t.issuer, web, user, { scope: 'openid offline_access' });
     const webClient = web.clientMetadata();
 

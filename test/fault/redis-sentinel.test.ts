@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { startSentinelSet, SENTINEL_NAME } from '../support/sentinel.ts';
 import { waitFor } from '../support/redisServer.ts';
@@ -19,10 +19,10 @@ beforeAll(async () => {
   // REDIS_URL's host is deliberately wrong: with Sentinel only its credentials and database count.
   t = await startTessera({ REDIS_URL: 'redis://127.0.0.1:1/0', REDIS_SENTINELS: set.sentinels, REDIS_SENTINEL_NAME: SENTINEL_NAME });
   const { services } = t.server.core;
-  const app = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'Sentinel app', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
+  const app = await services.clients.create(ownerAccess(t.tenantId), { name: 'Sentinel app', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
   web = await discover(t.issuer, app.client.id, app.secret!);
-  await services.users.create(t.tenantId, SYSTEM_ACTOR, alice);
-  bobId = (await services.users.create(t.tenantId, SYSTEM_ACTOR, bob)).id;
+  await services.users.create(ownerAccess(t.tenantId), alice);
+  bobId = (await services.users.create(ownerAccess(t.tenantId), bob)).id;
 }, 60_000);
 
 afterAll(async () => {

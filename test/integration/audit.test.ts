@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 
 let t: TestTessera;
@@ -12,10 +12,10 @@ afterAll(() => t?.close());
 describe('audit hash chain', () => {
   it('records bootstrap and every change in order, and verification detects a tampered row', async () => {
     const { services, audit, db } = t.server.core;
-    const user = await services.users.create(t.tenantId, SYSTEM_ACTOR, { email: 'chain@example.test' });
-    await services.roles.assign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'user', id: user.id });
+    const user = await services.users.create(ownerAccess(t.tenantId), { email: 'chain@example.test' });
+    await services.roles.assign(ownerAccess(t.tenantId), 'viewer', { type: 'user', id: user.id });
     // An idempotent repeat changes nothing and records nothing.
-    expect(await services.roles.assign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'user', id: user.id })).toBe(false);
+    expect(await services.roles.assign(ownerAccess(t.tenantId), 'viewer', { type: 'user', id: user.id })).toBe(false);
 
     const ok = await audit.verifyChain(db, t.tenantId);
     expect(ok).toEqual({ ok: true, events: 7 });
@@ -37,7 +37,7 @@ describe('audit hash chain', () => {
   it('a failed change leaves neither the change nor its event', async () => {
     const { services, audit, db } = t.server.core;
     const before = await audit.verifyChain(db, t.tenantId);
-    await expect(services.users.create(t.tenantId, SYSTEM_ACTOR, { email: 'CHAIN@example.test' })).rejects.toMatchObject({ status: 409, code: 'email_taken' });
+    await expect(services.users.create(ownerAccess(t.tenantId), { email: 'CHAIN@example.test' })).rejects.toMatchObject({ status: 409, code: 'email_taken' });
     const after = await audit.verifyChain(db, t.tenantId);
     expect(after.events).toBe(before.events);
   });

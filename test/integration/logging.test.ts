@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { spawnServe } from '../support/process.ts';
 import { adminApi, serviceToken } from '../support/api.ts';
@@ -52,7 +52,7 @@ describe('logs', () => {
     const { services } = a.server.core;
     const user = { email: 'logged@example.test', password: `user-password-${Date.now()}` };
     remember('user password', user.password);
-    const userId = (await services.users.create(a.tenantId, SYSTEM_ACTOR, user)).id;
+    const userId = (await services.users.create(ownerAccess(a.tenantId), user)).id;
 
     // Admin API: a new application's secret, a rotated secret, a password set through the API.
     const api = adminApi(b, await serviceToken(b, a.admin.id, a.admin.secret));

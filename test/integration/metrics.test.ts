@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { Browser, parseForm } from '../support/browser.ts';
 import { discover, REDIRECT_URI } from '../support/oidc.ts';
@@ -12,9 +12,9 @@ const user = { email: 'metrics@example.test', password: 'a long metrics password
 beforeAll(async () => {
   t = await startTessera({ TESSERA_LOGIN_MAX_PER_ACCOUNT: '2', TESSERA_LOGIN_MAX_PER_IP: '1000' });
   const { services } = t.server.core;
-  const c = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'Metrics app', type: 'web', redirectUris: [REDIRECT_URI] });
+  const c = await services.clients.create(ownerAccess(t.tenantId), { name: 'Metrics app', type: 'web', redirectUris: [REDIRECT_URI] });
   web = await discover(t.issuer, c.client.id, c.secret!);
-  await services.users.create(t.tenantId, SYSTEM_ACTOR, user);
+  await services.users.create(ownerAccess(t.tenantId), user);
 });
 afterAll(() => t?.close());
 
@@ -104,8 +104,8 @@ describe('/metrics', () => {
 
   it('exposes entitlement cache hits and misses', async () => {
     const { services } = t.server.core;
-    const svc = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'cache probe', type: 'service' });
-    await services.roles.assign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'client', id: svc.client.id });
+    const svc = await services.clients.create(ownerAccess(t.tenantId), { name: 'cache probe', type: 'service' });
+    await services.roles.assign(ownerAccess(t.tenantId), 'viewer', { type: 'client', id: svc.client.id });
     const cfg = await discover(t.issuer, svc.client.id, svc.secret!);
     const before = await scrape();
     await client.clientCredentialsGrant(cfg);

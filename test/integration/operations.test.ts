@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { discover } from '../support/oidc.ts';
 
@@ -36,7 +36,7 @@ describe('operations endpoints', () => {
     const replica = await createServer(cfg2, { printBootstrap: () => undefined });
     const { url } = await replica.listen(other, '127.0.0.1');
     try {
-      const svc = await t.server.core.services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'svc', type: 'service' });
+      const svc = await t.server.core.services.clients.create(ownerAccess(t.tenantId), { name: 'svc', type: 'service' });
       const call = async (base: string) => {
         const res = await fetch(`${base}/token`, {
           method: 'POST',
@@ -47,12 +47,12 @@ describe('operations endpoints', () => {
       };
       expect((await call(url)).scope).toBeUndefined();
       // Warm both caches, then change the role on the first process only.
-      await t.server.core.services.roles.assign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'client', id: svc.client.id });
+      await t.server.core.services.roles.assign(ownerAccess(t.tenantId), 'viewer', { type: 'client', id: svc.client.id });
       expect((await call(url)).scope).toContain('users:view');
-      await t.server.core.services.roles.unassign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'client', id: svc.client.id });
+      await t.server.core.services.roles.unassign(ownerAccess(t.tenantId), 'viewer', { type: 'client', id: svc.client.id });
       expect((await call(url)).scope).toBeUndefined();
       // Disabling the client takes effect at once on the replica too.
-      await t.server.core.services.clients.setDisabled(t.tenantId, SYSTEM_ACTOR, svc.client.id, true);
+      await t.server.core.services.clients.setDisabled(ownerAccess(t.tenantId), svc.client.id, true);
       const disabled = await fetch(`${url}/token`, {
         method: 'POST',
         headers: { authorization: `Basic ${Buffer.from(`${svc.client.id}:${svc.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },

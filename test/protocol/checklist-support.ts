@@ -1,5 +1,5 @@
 import * as client from 'openid-client';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { Browser, parseForm } from '../support/browser.ts';
 import { REDIRECT_URI } from '../support/oidc.ts';
@@ -29,7 +29,7 @@ export async function setupChecklist(): Promise<Checklist> {
   const t = await startTessera();
   const { clients, users } = t.server.core.services;
   const mk = async (name: string, type: 'web' | 'spa', redirectUris: string[]) => {
-    const c = await clients.create(t.tenantId, SYSTEM_ACTOR, { name, type, firstParty: true, redirectUris, postLogoutRedirectUris: [POST_LOGOUT_URI] });
+    const c = await clients.create(ownerAccess(t.tenantId), { name, type, firstParty: true, redirectUris, postLogoutRedirectUris: [POST_LOGOUT_URI] });
     return { id: c.client.id, ...(c.secret ? { secret: c.secret } : {}) };
   };
   const web = await mk('Web', 'web', [REDIRECT_URI, OTHER_REDIRECT_URI]);
@@ -37,7 +37,7 @@ export async function setupChecklist(): Promise<Checklist> {
   const spa = await mk('Spa', 'spa', [REDIRECT_URI]);
   const email = 'checklist@example.test';
   const password = 'checklist password 123';
-  const id = (await users.create(t.tenantId, SYSTEM_ACTOR, { email, password })).id;
+  const id = (await users.create(ownerAccess(t.tenantId), { email, password })).id;
   return { t, web, other, spa, user: { id, email, password } };
 }
 

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { ALL_CAPABILITY_IDS } from '../../src/catalogue/index.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { discover, REDIRECT_URI, scopesOf, signIn, verifyAccessToken } from '../support/oidc.ts';
@@ -13,21 +13,21 @@ let userId: string;
 beforeAll(async () => {
   t = await startTessera();
   const { services } = t.server.core;
-  const created = await services.clients.create(t.tenantId, SYSTEM_ACTOR, {
+  const created = await services.clients.create(ownerAccess(t.tenantId), {
     name: 'Console',
     type: 'web',
     firstParty: true,
     redirectUris: [REDIRECT_URI],
   });
   web = await discover(t.issuer, created.client.id, created.secret!);
-  userId = (await services.users.create(t.tenantId, SYSTEM_ACTOR, user)).id;
+  userId = (await services.users.create(ownerAccess(t.tenantId), user)).id;
 });
 afterAll(() => t?.close());
 
 describe('authorization code + PKCE through the login form', () => {
   it('issues an RFC 9068 access token whose scope comes from the user roles', async () => {
     const { roles } = t.server.core.services;
-    await roles.assign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'user', id: userId });
+    await roles.assign(ownerAccess(t.tenantId), 'viewer', { type: 'user', id: userId });
     const { tokens } = await signIn(t.issuer, web, user, { scope: 'openid offline_access users:view users:edit audit:read' });
     const at = await verifyAccessToken(t.issuer, tokens.access_token);
     expect(at.sub).toBe(userId);
@@ -40,7 +40,7 @@ describe('authorization code + PKCE through the login form', () => {
     // viewer holds users:view and audit:read; users:edit is requested but not held, so it is left out.
     expect([...scopesOf(at)].sort()).toEqual(['audit:read', 'users:view']);
     expect(tokens.refresh_token).toEqual(expect.any(String));
-    await roles.unassign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'user', id: userId });
+    await roles.unassign(ownerAccess(t.tenantId), 'viewer', { type: 'user', id: userId });
   });
 });
 
@@ -48,32 +48,32 @@ describe('nested groups', () => {
   it('a member of a child group inherits the parent group role', async () => {
     const { groups, roles, users } = t.server.core.services;
     const member = { email: 'nested@example.test', password: 'nested password 123' };
-    const memberId = (await users.create(t.tenantId, SYSTEM_ACTOR, member)).id;
-    const parent = await groups.create(t.tenantId, SYSTEM_ACTOR, { name: 'Support' });
-    const child = await groups.create(t.tenantId, SYSTEM_ACTOR, { name: 'Support EMEA' });
-    const grandchild = await groups.create(t.tenantId, SYSTEM_ACTOR, { name: 'Support EMEA nights' });
-    await groups.addSubgroup(t.tenantId, SYSTEM_ACTOR, parent.id, child.id);
-    await groups.addSubgroup(t.tenantId, SYSTEM_ACTOR, child.id, grandchild.id);
-    await groups.addMember(t.tenantId, SYSTEM_ACTOR, grandchild.id, memberId);
-    await roles.assign(t.tenantId, SYSTEM_ACTOR, 'operator', { type: 'group', id: parent.id });
+    const memberId = (await users.create(ownerAccess(t.tenantId), member)).id;
+    const parent = await groups.createGroup(ownerAccess(t.tenantId), { name: 'Support' });
+    const child = await groups.createGroup(ownerAccess(t.tenantId), { name: 'Support EMEA' });
+    const grandchild = await groups.createGroup(ownerAccess(t.tenantId), { name: 'Support EMEA nights' });
+    await groups.addSubgroup(ownerAccess(t.tenantId), parent.id, child.id);
+    await groups.addSubgroup(ownerAccess(t.tenantId), child.id, grandchild.id);
+    await groups.addMember(ownerAccess(t.tenantId), grandchild.id, memberId);
+    await roles.assign(ownerAccess(t.tenantId), 'operator', { type: 'group', id: parent.id });
 
     const { tokens } = await signIn(t.issuer, web, member, { scope: 'openid offline_access users:suspend users:delete' });
     const at = await verifyAccessToken(t.issuer, tokens.access_token);
     expect([...scopesOf(at)].sort()).toEqual(['users:suspend']);
 
     // Cutting the middle edge removes the inheritance at the next issuance.
-    await groups.removeSubgroup(t.tenantId, SYSTEM_ACTOR, parent.id, child.id);
+    await groups.removeSubgroup(ownerAccess(t.tenantId), parent.id, child.id);
     const refreshed = await client.refreshTokenGrant(web, tokens.refresh_token!);
     expect(scopesOf(await verifyAccessToken(t.issuer, refreshed.access_token)).size).toBe(0);
   });
 
   it('rejects a cycle with 409 group_cycle', async () => {
     const { groups } = t.server.core.services;
-    const a = await groups.create(t.tenantId, SYSTEM_ACTOR, { name: 'Cycle A' });
-    const b = await groups.create(t.tenantId, SYSTEM_ACTOR, { name: 'Cycle B' });
-    await groups.addSubgroup(t.tenantId, SYSTEM_ACTOR, a.id, b.id);
-    await expect(groups.addSubgroup(t.tenantId, SYSTEM_ACTOR, b.id, a.id)).rejects.toMatchObject({ status: 409, code: 'group_cycle' });
-    await expect(groups.addSubgroup(t.tenantId, SYSTEM_ACTOR, a.id, a.id)).rejects.toMatchObject({ code: 'group_cycle' });
+    const a = await groups.createGroup(ownerAccess(t.tenantId), { name: 'Cycle A' });
+    const b = await groups.createGroup(ownerAccess(t.tenantId), { name: 'Cycle B' });
+    await groups.addSubgroup(ownerAccess(t.tenantId), a.id, b.id);
+    await expect(groups.addSubgroup(ownerAccess(t.tenantId), b.id, a.id)).rejects.toMatchObject({ status: 409, code: 'group_cycle' });
+    await expect(groups.addSubgroup(ownerAccess(t.tenantId), a.id, a.id)).rejects.toMatchObject({ code: 'group_cycle' });
   });
 });
 
@@ -81,21 +81,21 @@ describe('role changes show at the next refresh', () => {
   it('adds and removes capabilities at refresh while the old access token keeps its scopes', async () => {
     const { roles, users } = t.server.core.services;
     const person = { email: 'refresh@example.test', password: 'refresh password 123' };
-    const id = (await users.create(t.tenantId, SYSTEM_ACTOR, person)).id;
-    const editor = await roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: 'Branding editor', capabilities: ['branding:edit'] });
+    const id = (await users.create(ownerAccess(t.tenantId), person)).id;
+    const editor = await roles.create(ownerAccess(t.tenantId), { name: 'Branding editor', capabilities: ['branding:edit'] });
     expect(editor.capabilities).toEqual(['branding:edit', 'branding:view']);
 
     const { tokens } = await signIn(t.issuer, web, person, { scope: 'openid offline_access branding:view branding:edit' });
     const first = await verifyAccessToken(t.issuer, tokens.access_token);
     expect(scopesOf(first).size).toBe(0);
 
-    await roles.assign(t.tenantId, SYSTEM_ACTOR, editor.slug, { type: 'user', id });
+    await roles.assign(ownerAccess(t.tenantId), editor.slug, { type: 'user', id });
     const second = await client.refreshTokenGrant(web, tokens.refresh_token!);
     expect([...scopesOf(await verifyAccessToken(t.issuer, second.access_token))].sort()).toEqual(['branding:edit', 'branding:view']);
     // Already-issued tokens are untouched: the first token still verifies with its original (empty) scope.
     expect(scopesOf(await verifyAccessToken(t.issuer, tokens.access_token)).size).toBe(0);
 
-    await roles.unassign(t.tenantId, SYSTEM_ACTOR, editor.slug, { type: 'user', id });
+    await roles.unassign(ownerAccess(t.tenantId), editor.slug, { type: 'user', id });
     const third = await client.refreshTokenGrant(web, second.refresh_token!);
     expect(scopesOf(await verifyAccessToken(t.issuer, third.access_token)).size).toBe(0);
     expect([...scopesOf(await verifyAccessToken(t.issuer, second.access_token))].sort()).toEqual(['branding:edit', 'branding:view']);
@@ -104,8 +104,8 @@ describe('role changes show at the next refresh', () => {
   it('an expired time-bound assignment stops counting at issuance', async () => {
     const { roles, users } = t.server.core.services;
     const person = { email: 'temp@example.test', password: 'temporary password 1' };
-    const id = (await users.create(t.tenantId, SYSTEM_ACTOR, person)).id;
-    await roles.assign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'user', id }, new Date(Date.now() + 1_500));
+    const id = (await users.create(ownerAccess(t.tenantId), person)).id;
+    await roles.assign(ownerAccess(t.tenantId), 'viewer', { type: 'user', id }, new Date(Date.now() + 1_500));
     const { tokens } = await signIn(t.issuer, web, person, { scope: 'openid offline_access reports:view' });
     expect([...scopesOf(await verifyAccessToken(t.issuer, tokens.access_token))]).toEqual(['reports:view']);
     await new Promise((r) => setTimeout(r, 1_600));
@@ -118,9 +118,9 @@ describe('suspension', () => {
   it("a suspended user's refresh fails with invalid_grant", async () => {
     const { users } = t.server.core.services;
     const person = { email: 'suspend@example.test', password: 'suspend password 12' };
-    const id = (await users.create(t.tenantId, SYSTEM_ACTOR, person)).id;
+    const id = (await users.create(ownerAccess(t.tenantId), person)).id;
     const { tokens } = await signIn(t.issuer, web, person, { scope: 'openid offline_access' });
-    await users.setStatus(t.tenantId, SYSTEM_ACTOR, id, 'suspended');
+    await users.setStatus(ownerAccess(t.tenantId), id, 'suspended');
     await expect(client.refreshTokenGrant(web, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 });
@@ -128,8 +128,8 @@ describe('suspension', () => {
 describe('client credentials', () => {
   it('a service client gets the scopes of its own roles, all of them when no scope is asked', async () => {
     const { clients, roles } = t.server.core.services;
-    const svc = await clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'Reporter', type: 'service' });
-    await roles.assign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'client', id: svc.client.id });
+    const svc = await clients.create(ownerAccess(t.tenantId), { name: 'Reporter', type: 'service' });
+    await roles.assign(ownerAccess(t.tenantId), 'viewer', { type: 'client', id: svc.client.id });
     const cfg = await discover(t.issuer, svc.client.id, svc.secret!);
 
     const all = await client.clientCredentialsGrant(cfg);
@@ -143,7 +143,7 @@ describe('client credentials', () => {
 
     await expect(client.clientCredentialsGrant(cfg, { scope: 'users:view nonsense' })).rejects.toMatchObject({ error: 'invalid_scope' });
 
-    await roles.unassign(t.tenantId, SYSTEM_ACTOR, 'viewer', { type: 'client', id: svc.client.id });
+    await roles.unassign(ownerAccess(t.tenantId), 'viewer', { type: 'client', id: svc.client.id });
     const none = await client.clientCredentialsGrant(cfg);
     expect(scopesOf(await verifyAccessToken(t.issuer, none.access_token)).size).toBe(0);
   });

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { Browser, parseForm } from '../support/browser.ts';
 import { discover, REDIRECT_URI } from '../support/oidc.ts';
@@ -12,9 +12,9 @@ const user = { email: 'grace@example.test', password: 'a sufficiently long one' 
 beforeAll(async () => {
   t = await startTessera({ TESSERA_LOGIN_MAX_PER_ACCOUNT: '3', TESSERA_LOGIN_MAX_PER_IP: '1000' });
   const { services } = t.server.core;
-  const c = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'Third-party app', type: 'web', redirectUris: [REDIRECT_URI] });
+  const c = await services.clients.create(ownerAccess(t.tenantId), { name: 'Third-party app', type: 'web', redirectUris: [REDIRECT_URI] });
   web = await discover(t.issuer, c.client.id, c.secret!);
-  await services.users.create(t.tenantId, SYSTEM_ACTOR, user);
+  await services.users.create(ownerAccess(t.tenantId), user);
 });
 afterAll(() => t?.close());
 
@@ -68,7 +68,7 @@ describe('sign-in page', () => {
 
   it('rate-limits failed attempts per account with 429, and a correct password is refused while blocked', async () => {
     const target = { email: 'limited@example.test', password: 'limited user password' };
-    await t.server.core.services.users.create(t.tenantId, SYSTEM_ACTOR, target);
+    await t.server.core.services.users.create(ownerAccess(t.tenantId), target);
     for (let i = 0; i < 3; i++) {
       const p = await openLogin();
       const res = await submit(p.browser, p.form.action, { ...p.form.fields, email: target.email, password: `wrong-${i}` });

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { ownerApi, type AdminApi } from '../support/api.ts';
 import { discover, REDIRECT_URI, scopesOf, signIn, verifyAccessToken } from '../support/oidc.ts';
@@ -12,14 +12,14 @@ let web: client.Configuration;
 beforeAll(async () => {
   t = await startTessera();
   api = await ownerApi(t);
-  const app = await t.server.core.services.clients.create(t.tenantId, SYSTEM_ACTOR, { name: 'Console', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
+  const app = await t.server.core.services.clients.create(ownerAccess(t.tenantId), { name: 'Console', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
   web = await discover(t.issuer, app.client.id, app.secret!);
 });
 afterAll(() => t?.close());
 
 async function person(email: string) {
   const password = `password of ${email}`;
-  const id = (await t.server.core.services.users.create(t.tenantId, SYSTEM_ACTOR, { email, password })).id;
+  const id = (await t.server.core.services.users.create(ownerAccess(t.tenantId), { email, password })).id;
   return { id, email, password };
 }
 
@@ -42,8 +42,8 @@ describe('a lost role leaves the next token (CHECKLIST 11)', () => {
   it('removed from the group, or the user removed from the group', async () => {
     const u = await person('lost-group@example.test');
     const { groups } = t.server.core.services;
-    const g = await groups.create(t.tenantId, SYSTEM_ACTOR, { name: 'Lost group' });
-    await groups.addMember(t.tenantId, SYSTEM_ACTOR, g.id, u.id);
+    const g = await groups.createGroup(ownerAccess(t.tenantId), { name: 'Lost group' });
+    await groups.addMember(ownerAccess(t.tenantId), g.id, u.id);
     await api.post('/roles', { name: 'Via group', capabilities: ['branding:edit'] });
     await api.post('/roles/via-group/assignments', { groups: [g.id] });
     const { tokens } = await signIn(t.issuer, web, u, { scope: 'openid branding:edit branding:view' });
@@ -54,7 +54,7 @@ describe('a lost role leaves the next token (CHECKLIST 11)', () => {
     await api.post('/roles/via-group/assignments', { groups: [g.id] });
     const second = await scopesAfterRefresh(first.refresh);
     expect(second.scopes).toEqual(['branding:edit', 'branding:view']);
-    await groups.removeMember(t.tenantId, SYSTEM_ACTOR, g.id, u.id);
+    await groups.removeMember(ownerAccess(t.tenantId), g.id, u.id);
     expect((await scopesAfterRefresh(second.refresh)).scopes).toEqual([]);
   });
 

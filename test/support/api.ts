@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are whatever the API returns; tests assert on them */
-import { SYSTEM_ACTOR } from '../../src/services/audit.ts';
+import { ownerAccess } from './access.ts';
 import type { TestTessera } from './tessera.ts';
 
 export interface ApiResponse<T = any> {
@@ -52,8 +52,8 @@ export async function ownerApi(t: TestTessera): Promise<AdminApi> {
 /** A service client holding a custom role with exactly `capabilities`, and its API handle. */
 export async function limitedApi(t: TestTessera, name: string, capabilities: string[]): Promise<{ api: AdminApi; clientId: string }> {
   const { services } = t.server.core;
-  const role = await services.roles.createCustom(t.tenantId, SYSTEM_ACTOR, { name: `${name} role`, capabilities });
-  const svc = await services.clients.create(t.tenantId, SYSTEM_ACTOR, { name, type: 'service' });
-  await services.roles.assign(t.tenantId, SYSTEM_ACTOR, role.slug, { type: 'client', id: svc.client.id });
+  const role = await services.roles.create(ownerAccess(t.tenantId), { name: `${name} role`, capabilities });
+  const svc = await services.clients.create(ownerAccess(t.tenantId), { name, type: 'service' });
+  await services.roles.assign(ownerAccess(t.tenantId), role.slug, { type: 'client', id: svc.client.id });
   return { api: adminApi(t, await serviceToken(t, svc.client.id, svc.secret!)), clientId: svc.client.id };
 }

@@ -1,4 +1,4 @@
-import type { Access } from '../../services/roles.ts';
+import type { Access } from '../../services/authority.ts';
 import type { Principal } from './principal.ts';
 
 /** The service-layer view of a caller: tenant, actor and what they may grant. */

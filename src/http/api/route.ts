@@ -2,6 +2,8 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError, type FieldError } from '../../errors/index.ts';
+import type { Access } from '../../services/authority.ts';
+import { accessOf } from './access.ts';
 import type { Principal } from './principal.ts';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -11,6 +13,8 @@ export interface RouteInput<P, Q, B> {
   query: Q;
   body: B;
   principal: Principal;
+  /** The caller as every service takes it: the actor and what it holds, limited by the token. */
+  access: Access;
   ctx: Context;
 }
 
@@ -107,7 +111,8 @@ export function mountRoutes(router: Router, routes: readonly RouteDef[]): void {
       const query = parse(def.query, ctx.query, 'query');
       const raw = def.body ? await readJson(ctx, def.bodyLimit ?? 256 * 1024) : undefined;
       const body = def.body ? parse(def.body, raw, 'body') : undefined;
-      const result = await def.handler({ params, query, body, principal, ctx });
+      const access = await accessOf(principal);
+      const result = await def.handler({ params, query, body, principal, access, ctx });
       if (result === STREAMED) return;
       if (result === undefined) {
         ctx.status = def.status ?? 204;

@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, type Job, type Processor } from 'bullmq';
 import type { Database, Tx } from '../../db/client.ts';
-import { resolveEntitlement } from '../../entitlements/resolve.ts';
+import { ALL_CAPABILITY_IDS } from '../../catalogue/index.ts';
 import { AppError } from '../../errors/index.ts';
 import type { Logger } from '../../log/index.ts';
-import { actorIsActive, auditEventExists, deleteUserRolesReturning, holdersLeftWithout, insertUserRolesReturning, lockJobCheckpoint, missingUserIds } from '../../queries/bulkRoles.ts';
-import { loadClientLinks, loadTenantGraph, loadUserLinks } from '../../queries/entitlements.ts';
+import { countRoleHolders } from '../../queries/assignments.ts';
+import { actorIsActive, auditEventExists, lockJobCheckpoint, missingUserIds } from '../../queries/bulkRoles.ts';
 import { updateJob, type JobRow } from '../../queries/jobs.ts';
-import { findRoleBySlug, lockOwners, type RoleRow } from '../../queries/roles.ts';
-import { OWNER } from '../../services/assignments.ts';
+import { findRoleBySlug, type RoleRow } from '../../queries/roles.ts';
+import { OWNER, type AssignmentEngine } from '../../services/assignments.ts';
 import type { Actor, AuditLog } from '../../services/audit.ts';
+import { missingFrom, reachOf, type Access } from '../../services/authority.ts';
 import type { BulkRoleInput } from '../../services/bulkRoles.ts';
 import type { TenantChange } from '../../services/change.ts';
 import type { JobService } from '../../services/jobs.ts';
-import type { RoleService } from '../../services/roles.ts';
 import type { BulkRolePayload } from '../queues.ts';
 
 /** Users per transaction: each batch commits its rows, their child events and the checkpoint together. */
@@ -39,7 +39,7 @@ interface Denial {
 interface Deps {
   db: Database;
   logger: Logger;
-  services: { jobs: JobService; audit: AuditLog; change: TenantChange; roles: Pick<RoleService, 'assertOwnersRemain'> };
+  services: { jobs: JobService; audit: AuditLog; change: TenantChange; assignments: AssignmentEngine };
 }
 
 /**
@@ -53,23 +53,34 @@ export function bulkRoleProcessor(deps: Deps): Processor<BulkRolePayload> {
   const { db, services } = deps;
   const { audit } = services;
 
+  /**
+   * The job's Access (SPEC §4, §9): the authority recorded when it was asked
+   * for, intersected with what the actor holds now. A system job keeps the
+   * authority it was given.
+   */
+  async function runtimeAccess(row: JobRow, input: BulkRoleInput): Promise<Access | Denial> {
+    const actor: Actor = { type: row.actorType, id: row.actorId };
+    const recorded = new Set(input.authority ?? ALL_CAPABILITY_IDS);
+    if (row.actorType === 'system') return { tenantId: row.tenantId, actor, held: recorded };
+    const kind = row.actorType;
+    if (!row.actorId || !(await actorIsActive(db, row.tenantId, kind, row.actorId))) {
+      return { code: 'actor_inactive', reason: `the ${kind} who asked for this change is suspended, disabled or deleted` };
+    }
+    const now = (await reachOf(db, row.tenantId, [{ type: kind, id: row.actorId }])).get(`${kind}:${row.actorId}`) ?? [];
+    return { tenantId: row.tenantId, actor, held: new Set(now.filter((c) => recorded.has(c))) };
+  }
+
   /** SPEC §4 again, at run time: the actor may have lost rights since the request. */
-  async function recheck(row: JobRow, input: BulkRoleInput, role: RoleRow | undefined): Promise<Denial | undefined> {
+  async function recheck(row: JobRow, input: BulkRoleInput, role: RoleRow | undefined): Promise<Access | Denial> {
     if (!role || role.id !== input.role_id) return { code: 'role_gone', reason: `the role "${input.role}" no longer exists` };
-    if (row.actorType !== 'system') {
-      const kind = row.actorType;
-      if (!row.actorId || !(await actorIsActive(db, row.tenantId, kind, row.actorId))) {
-        return { code: 'actor_inactive', reason: `the ${kind} who asked for this change is suspended, disabled or deleted` };
-      }
-      const [graph, links] = await Promise.all([loadTenantGraph(db, row.tenantId), kind === 'user' ? loadUserLinks(db, row.actorId) : loadClientLinks(db, row.actorId)]);
-      const held = new Set(resolveEntitlement(graph, links, Date.now()).capabilities);
-      const missing = ['members:change_roles', 'users:bulk', ...role.capabilities].filter((c) => !held.has(c));
-      if (missing.length) return { code: 'escalation_denied', reason: `the ${kind} who asked for this change no longer holds ${[...new Set(missing)].join(', ')}` };
+    const access = await runtimeAccess(row, input);
+    if ('code' in access) return access;
+    const missing = missingFrom(access, [...(row.actorType === 'system' ? [] : ['members:change_roles', 'users:bulk']), ...role.capabilities]);
+    if (missing.length) return { code: 'escalation_denied', reason: `the ${row.actorType} who asked for this change no longer holds ${missing.join(', ')}` };
+    if (input.action === 'remove' && role.slug === OWNER && (await countRoleHolders(db, row.tenantId, role.id, 'permanent', input.users)) === 0) {
+      return { code: 'last_owner', reason: 'this would leave the tenant without a permanent Owner user' };
     }
-    if (input.action === 'remove' && role.slug === OWNER && (await holdersLeftWithout(db, row.tenantId, role.id, input.users)) === 0) {
-      return { code: 'last_owner', reason: 'this would remove the last Owner of the tenant' };
-    }
-    return undefined;
+    return access;
   }
 
   const parentData = (row: JobRow, input: BulkRoleInput) => ({ role: input.role, action: input.action, total: input.users.length, job: row.id });
@@ -99,30 +110,27 @@ export function bulkRoleProcessor(deps: Deps): Processor<BulkRolePayload> {
     await audit.record(tx, row.tenantId, { id: row.id, actor, action: 'bulk.role_assignment', target: { type: 'role', id: input.role }, data: parentData(row, input) });
   }
 
-  /** One batch from the committed checkpoint; returns the new checkpoint, or undefined when there is nothing left. */
-  async function step(row: JobRow, input: BulkRoleInput, role: RoleRow, actor: Actor): Promise<{ done: number; tally: BulkResult } | undefined> {
+  /**
+   * One batch from the committed checkpoint, through the assignment engine's
+   * batched form (the same rows, checks and events as a single assignment);
+   * returns the new checkpoint, or undefined when there is nothing left.
+   */
+  async function step(row: JobRow, input: BulkRoleInput, role: RoleRow, access: Access): Promise<{ done: number; tally: BulkResult } | undefined> {
     return services.change(row.tenantId, async (tx) => {
       const cp = await lockJobCheckpoint(tx, row.id);
       if (!cp || cp.status !== 'running' || cp.progressDone >= input.users.length) return undefined;
       const tally = tallyOf(cp.result);
       const ids = input.users.slice(cp.progressDone, cp.progressDone + BULK_BATCH_SIZE);
       const missing = new Set(await missingUserIds(tx, row.tenantId, ids));
-      const owner = role.slug === OWNER && input.action === 'remove';
-      if (owner) await lockOwners(tx, row.tenantId);
-      const changed =
-        input.action === 'add' ? await insertUserRolesReturning(tx, row.tenantId, role.id, ids) : await deleteUserRolesReturning(tx, row.tenantId, role.id, ids);
-      if (owner && changed.length) await services.roles.assertOwnersRemain(tx, row.tenantId);
-      const action = input.action === 'add' ? 'role.assigned' : 'role.unassigned';
-      const data = { role: role.slug, bulk: row.id };
-      await audit.record(
-        tx,
-        row.tenantId,
-        changed.map((id) => ({ actor, action, target: { type: 'user', id }, data, parentId: row.id })),
-      );
-      tally.changed += changed.length;
-      tally.unchanged += ids.length - changed.length - missing.size;
-      tally.failed_count += missing.size;
-      for (const user of missing) if (tally.failed.length < FAILED_LIST_MAX) tally.failed.push({ user, reason: 'not_found' });
+      const set = { users: ids.filter((id) => !missing.has(id)) };
+      const opts = { parentId: row.id, onDenied: 'skip' as const };
+      const expiresAt = input.expires_at ? new Date(input.expires_at) : null;
+      const r = input.action === 'add' ? await services.assignments.assign(tx, access, role, set, expiresAt, opts) : await services.assignments.unassign(tx, access, role, set, opts);
+      const failed = [...[...missing].map((user) => ({ user, reason: 'not_found' })), ...r.denied.map((d) => ({ user: d.id, reason: d.reason }))];
+      tally.changed += r.changed.users.length;
+      tally.unchanged += r.unchanged.users.length - r.denied.length;
+      tally.failed_count += failed.length;
+      for (const f of failed) if (tally.failed.length < FAILED_LIST_MAX) tally.failed.push(f);
       const done = cp.progressDone + ids.length;
       await updateJob(tx, row.id, { progressDone: done, result: tally });
       return { done, tally };
@@ -138,8 +146,8 @@ export function bulkRoleProcessor(deps: Deps): Processor<BulkRolePayload> {
     const input = row.input as BulkRoleInput;
     const actor: Actor = { type: row.actorType, id: row.actorId };
     const role = await findRoleBySlug(db, row.tenantId, input.role);
-    const denial = await recheck(row, input, role);
-    if (denial) return deny(row, input, actor, denial);
+    const access = await recheck(row, input, role);
+    if ('code' in access) return deny(row, input, actor, access);
     await db.transaction(async (tx) => {
       const cp = await lockJobCheckpoint(tx, row.id);
       if (cp?.status !== 'queued' && cp?.status !== 'running') return;
@@ -150,7 +158,7 @@ export function bulkRoleProcessor(deps: Deps): Processor<BulkRolePayload> {
     for (;;) {
       let next;
       try {
-        next = await step(row, input, role!, actor);
+        next = await step(row, input, role!, access);
       } catch (err) {
         if (err instanceof AppError && err.code === 'last_owner') return deny(row, input, actor, { code: 'last_owner', reason: err.message });
         throw err;

@@ -7,7 +7,8 @@ import type { Database } from '../../db/client.ts';
 import { AppError, notFound } from '../../errors/index.ts';
 import { clearExportFile, expiredExportFiles, findTenantExport, type AuditExportRow } from '../../queries/exports.ts';
 import type { AuditFilter } from '../../queries/audit.ts';
-import type { Actor, AuditLog } from '../audit.ts';
+import type { AuditLog } from '../audit.ts';
+import type { Access } from '../authority.ts';
 import type { JobService, JobView } from '../jobs.ts';
 import type { ExportFormat } from './format.ts';
 import { exportPath, runExport, type ExportInput, type RunDeps } from './run.ts';
@@ -34,10 +35,10 @@ export function createAuditExportService(deps: { db: Database; driver: 'pg' | 'p
     issuer: deps.config.issuer,
 
     /** Queues an export of the tenant's events matching `filter`; answers with the job. */
-    request(tenantId: string, actor: Actor, input: { format: ExportFormat; filter: AuditFilter }): Promise<JobView> {
+    request(access: Access, input: { format: ExportFormat; filter: AuditFilter }): Promise<JobView> {
       const { since, until, ...rest } = input.filter;
       const filter: ExportInput['filter'] = { ...rest, ...(since ? { since: since.toISOString() } : {}), ...(until ? { until: until.toISOString() } : {}) };
-      return deps.jobs.submit({ tenantId, type: 'audit_export', actor, input: { format: input.format, filter }, total: 0 });
+      return deps.jobs.submit({ access, type: 'audit_export', input: { format: input.format, filter }, total: 0 });
     },
 
     /** For the worker: runs (or re-runs after a crash) the export job. */
@@ -51,14 +52,14 @@ export function createAuditExportService(deps: { db: Database; driver: 'pg' | 'p
       await unlink(`${exportPath(deps.config.dir, job.tenantId, jobId, format)}.partial`).catch(ignoreMissing);
     },
 
-    async get(tenantId: string, id: string): Promise<AuditExportRow> {
+    async get({ tenantId }: Access, id: string): Promise<AuditExportRow> {
       const row = await findTenantExport(db, tenantId, id);
       if (!row) throw notFound('audit export');
       return row;
     },
 
     /** An open stream of the export's gzip file; 404 for another tenant's id, 410 once expired. */
-    async download(tenantId: string, id: string, now = new Date()): Promise<{ row: AuditExportRow; stream: ReadStream }> {
+    async download({ tenantId }: Access, id: string, now = new Date()): Promise<{ row: AuditExportRow; stream: ReadStream }> {
       const row = await findTenantExport(db, tenantId, id);
       if (!row) throw notFound('audit export');
       if (!row.filePath || row.expiresAt <= now) throw gone();

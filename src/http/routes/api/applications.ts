@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Services } from '../../../app/services.ts';
 import type { ClientRoleRow, ClientRow } from '../../../queries/clients.ts';
-import { accessOf } from '../../api/access.ts';
 import { decodeCursor, page, pageQuery } from '../../api/pagination.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { assignmentResult, isoDate, pageOf, slug } from './schemas.ts';
@@ -80,7 +79,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       capabilities: ['applications:disable'],
       params: byId,
       response: applicationView,
-      handler: async ({ principal, params }) => view(await clients.setDisabled(principal.tenantId, principal.actor, params.id, disabled)),
+      handler: async ({ access, params }) => view(await clients.setDisabled(access, params.id, disabled)),
     });
   return [
     route({
@@ -91,8 +90,8 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       capabilities: ['applications:view'],
       query: z.strictObject(pageQuery),
       response: pageOf(applicationView),
-      handler: async ({ principal, query }) => {
-        const { rows, limit } = await clients.list(principal.tenantId, { limit: query.limit, after: decodeCursor(query.cursor) });
+      handler: async ({ access, query }) => {
+        const { rows, limit } = await clients.list(access, { limit: query.limit, after: decodeCursor(query.cursor) });
         const p = page(rows, limit, (r) => ({ k: r.sortKey, id: r.id }));
         return { items: p.items.map(view), next_cursor: p.next_cursor };
       },
@@ -106,8 +105,8 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       body: createBody,
       response: withSecret,
       status: 201,
-      handler: async ({ principal, body }) => {
-        const { client, secret } = await clients.create(principal.tenantId, principal.actor, {
+      handler: async ({ access, body }) => {
+        const { client, secret } = await clients.create(access, {
           name: body.name,
           type: body.type,
           redirectUris: body.redirect_uris,
@@ -126,7 +125,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       capabilities: ['applications:view'],
       params: byId,
       response: applicationView,
-      handler: async ({ principal, params }) => view(await clients.get(principal.tenantId, params.id)),
+      handler: async ({ access, params }) => view(await clients.get(access, params.id)),
     }),
     route({
       method: 'patch',
@@ -137,9 +136,9 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       params: byId,
       body: updateBody,
       response: applicationView,
-      handler: async ({ principal, params, body }) =>
+      handler: async ({ access, params, body }) =>
         view(
-          await clients.update(principal.tenantId, principal.actor, params.id, {
+          await clients.update(access, params.id, {
             ...(body.name !== undefined ? { name: body.name } : {}),
             ...(body.redirect_uris !== undefined ? { redirectUris: body.redirect_uris } : {}),
             ...(body.post_logout_redirect_uris !== undefined ? { postLogoutRedirectUris: body.post_logout_redirect_uris } : {}),
@@ -155,7 +154,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       summary: 'Delete an application and its role assignments',
       capabilities: ['applications:delete'],
       params: byId,
-      handler: async ({ principal, params }) => clients.remove(principal.tenantId, principal.actor, params.id),
+      handler: async ({ access, params }) => clients.remove(access, params.id),
     }),
     route({
       method: 'post',
@@ -165,7 +164,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       capabilities: ['applications:rotate_secret'],
       params: byId,
       response: z.object({ client_secret: z.string() }),
-      handler: async ({ principal, params }) => ({ client_secret: await clients.rotateSecret(principal.tenantId, principal.actor, params.id) }),
+      handler: async ({ access, params }) => ({ client_secret: await clients.rotateSecret(access, params.id) }),
     }),
     toggle('/applications/:id/disable', 'Disable an application; its token requests fail at once', true),
     toggle('/applications/:id/enable', 'Re-enable a disabled application', false),
@@ -177,7 +176,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       capabilities: ['applications:view'],
       params: byId,
       response: z.object({ items: z.array(clientRoleView) }),
-      handler: async ({ principal, params }) => ({ items: (await clients.roles(principal.tenantId, params.id)).map(roleView) }),
+      handler: async ({ access, params }) => ({ items: (await clients.roles(access, params.id)).map(roleView) }),
     }),
     route({
       method: 'put',
@@ -188,7 +187,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       params: byIdAndRole,
       body: z.strictObject({ expires_at: isoDate.nullable().optional() }),
       response: assignmentResult,
-      handler: async ({ principal, params, body }) => roles.addAssignments(await accessOf(principal), params.slug, { clients: [params.id] }, body.expires_at ?? null),
+      handler: async ({ access, params, body }) => roles.addAssignments(access, params.slug, { clients: [params.id] }, body.expires_at ?? null),
     }),
     route({
       method: 'delete',
@@ -198,7 +197,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       capabilities: ['members:change_roles'],
       params: byIdAndRole,
       response: assignmentResult,
-      handler: async ({ principal, params }) => roles.removeAssignments(await accessOf(principal), params.slug, { clients: [params.id] }),
+      handler: async ({ access, params }) => roles.removeAssignments(access, params.slug, { clients: [params.id] }),
     }),
   ];
 }

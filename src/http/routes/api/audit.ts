@@ -62,9 +62,9 @@ export function auditRoutes(deps: { services: Services }): RouteDef[] {
       capabilities: ['audit:read'],
       query: listQuery,
       response: pageOf(eventView),
-      handler: async ({ principal, query }) => {
+      handler: async ({ access, query }) => {
         const filter = toAuditFilter(query);
-        const { rows, limit } = await auditEvents.list(principal.tenantId, filter, { limit: query.limit, beforeSeq: beforeSeq(query.cursor) });
+        const { rows, limit } = await auditEvents.list(access, filter, { limit: query.limit, beforeSeq: beforeSeq(query.cursor) });
         const p = page(rows, limit, (e) => ({ k: String(e.seq), id: e.id }));
         return { items: p.items.map(view), next_cursor: p.next_cursor };
       },

@@ -27,7 +27,7 @@ export function brandingRoutes(deps: { services: Services }): RouteDef[] {
       summary: 'Get the sign-in page branding',
       capabilities: ['branding:view'],
       response: brandingView,
-      handler: ({ principal }) => tenants.branding(principal.tenantId),
+      handler: ({ access }) => tenants.branding(access),
     }),
     route({
       method: 'patch',
@@ -37,8 +37,8 @@ export function brandingRoutes(deps: { services: Services }): RouteDef[] {
       capabilities: ['branding:edit'],
       body: updateBody,
       response: brandingView,
-      handler: ({ principal, body }) =>
-        tenants.updateBranding(principal.tenantId, principal.actor, {
+      handler: ({ access, body }) =>
+        tenants.updateBranding(access, {
           ...(body.display_name !== undefined ? { displayName: body.display_name } : {}),
           ...(body.logo_url !== undefined ? { logoUrl: body.logo_url } : {}),
           ...(body.accent_color !== undefined ? { accentColor: body.accent_color } : {}),

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Services } from '../../../app/services.ts';
 import { BULK_MAX_USERS, createBulkRoleRequests } from '../../../services/bulkRoles.ts';
-import { accessOf } from '../../api/access.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { jobSchema } from './jobs.ts';
 import { slug, uuid } from './schemas.ts';
@@ -41,7 +40,7 @@ export function bulkRoutes(deps: { services: Services }): RouteDef[] {
       bodyLimit: BODY_LIMIT,
       response: jobSchema,
       status: 202,
-      handler: async ({ principal, body }) => requests.submit(await accessOf(principal), body),
+      handler: async ({ access, body }) => requests.submit(access, body),
     }),
   ];
 }

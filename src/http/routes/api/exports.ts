@@ -54,7 +54,7 @@ export function exportRoutes(deps: { services: Services }): RouteDef[] {
       body: requestBody,
       status: 202,
       response: jobSchema,
-      handler: ({ principal, body }) => auditExports.request(principal.tenantId, principal.actor, { format: body.format, filter: toAuditFilter(body.filter ?? {}) }),
+      handler: ({ access, body }) => auditExports.request(access, { format: body.format, filter: toAuditFilter(body.filter ?? {}) }),
     }),
     route({
       method: 'get',
@@ -64,7 +64,7 @@ export function exportRoutes(deps: { services: Services }): RouteDef[] {
       capabilities: ['audit:export'],
       params: z.strictObject({ id: uuid }),
       response: exportView,
-      handler: async ({ principal, params }) => view(await auditExports.get(principal.tenantId, params.id), auditExports.issuer),
+      handler: async ({ access, params }) => view(await auditExports.get(access, params.id), auditExports.issuer),
     }),
     route({
       method: 'get',
@@ -75,8 +75,8 @@ export function exportRoutes(deps: { services: Services }): RouteDef[] {
       params: z.strictObject({ id: uuid }),
       produces: 'application/gzip',
       response: z.string().describe('the gzip-compressed NDJSON or CSV file'),
-      handler: async ({ principal, params, ctx }) => {
-        const { row, stream } = await auditExports.download(principal.tenantId, params.id);
+      handler: async ({ access, params, ctx }) => {
+        const { row, stream } = await auditExports.download(access, params.id);
         ctx.status = 200;
         ctx.type = 'application/gzip';
         ctx.set('Content-Disposition', `attachment; filename="audit-export-${row.id}.${row.format}.gz"`);

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { Services } from '../../../app/services.ts';
-import { accessOf } from '../../api/access.ts';
 import { decodeCursor, page, pageQuery } from '../../api/pagination.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { assignmentResult, idList, isoDate, pageOf, slug, uuid } from './schemas.ts';
@@ -38,9 +37,9 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       capabilities: VIEW,
       query: z.strictObject({ ...pageQuery, query: z.string().trim().min(1).max(100).optional() }),
       response: pageOf(groupView),
-      handler: async ({ principal, query }) => {
+      handler: async ({ access, query }) => {
         const after = decodeCursor(query.cursor);
-        const rows = await groups.list(principal.tenantId, { limit: query.limit, query: query.query, after: after && { name: after.k, id: after.id } });
+        const rows = await groups.list(access, { limit: query.limit, query: query.query, after: after && { name: after.k, id: after.id } });
         return page(rows, query.limit, (g) => ({ k: g.name, id: g.id }));
       },
     }),
@@ -53,7 +52,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       body: z.strictObject({ name, description }),
       response: groupView,
       status: 201,
-      handler: async ({ principal, body }) => groups.createGroup(await accessOf(principal), body),
+      handler: async ({ access, body }) => groups.createGroup(access, body),
     }),
     route({
       method: 'get',
@@ -63,7 +62,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       capabilities: VIEW,
       params: byId,
       response: groupView.extend({ parents: z.array(z.string()) }),
-      handler: ({ principal, params }) => groups.get(principal.tenantId, params.id),
+      handler: ({ access, params }) => groups.get(access, params.id),
     }),
     route({
       method: 'patch',
@@ -74,7 +73,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       params: byId,
       body: z.strictObject({ name: name.optional(), description }).refine((b) => Object.keys(b).length > 0, 'nothing to update'),
       response: groupView,
-      handler: async ({ principal, params, body }) => groups.updateGroup(await accessOf(principal), params.id, body),
+      handler: async ({ access, params, body }) => groups.updateGroup(access, params.id, body),
     }),
     route({
       method: 'delete',
@@ -83,7 +82,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       summary: 'Delete a group; its members lose what it conferred',
       capabilities: CHANGE,
       params: byId,
-      handler: async ({ principal, params }) => groups.deleteGroup(await accessOf(principal), params.id),
+      handler: async ({ access, params }) => groups.deleteGroup(access, params.id),
     }),
     route({
       method: 'get',
@@ -94,9 +93,9 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       params: byId,
       query: z.strictObject(pageQuery),
       response: pageOf(memberView),
-      handler: async ({ principal, params, query }) => {
+      handler: async ({ access, params, query }) => {
         const after = decodeCursor(query.cursor);
-        const rows = await groups.members(principal.tenantId, params.id, { limit: query.limit, after: after && { email: after.k, id: after.id } });
+        const rows = await groups.members(access, params.id, { limit: query.limit, after: after && { email: after.k, id: after.id } });
         return page(rows, query.limit, (m) => ({ k: m.email, id: m.id }));
       },
     }),
@@ -109,7 +108,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       params: byId,
       body: z.strictObject({ users: idList().min(1) }),
       response: changeResult,
-      handler: async ({ principal, params, body }) => groups.addMembers(await accessOf(principal), params.id, body.users),
+      handler: async ({ access, params, body }) => groups.addMembers(access, params.id, body.users),
     }),
     route({
       method: 'delete',
@@ -118,8 +117,8 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       summary: 'Remove a user from a group (idempotent)',
       capabilities: CHANGE,
       params: z.strictObject({ id: uuid, userId: uuid }),
-      handler: async ({ principal, params }) => {
-        await groups.removeMembers(await accessOf(principal), params.id, [params.userId]);
+      handler: async ({ access, params }) => {
+        await groups.removeMembers(access, params.id, [params.userId]);
       },
     }),
     route({
@@ -130,7 +129,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       capabilities: VIEW,
       params: byId,
       response: z.object({ items: z.array(groupView), next_cursor: z.null() }),
-      handler: async ({ principal, params }) => ({ items: await groups.subgroups(principal.tenantId, params.id), next_cursor: null }),
+      handler: async ({ access, params }) => ({ items: await groups.subgroups(access, params.id), next_cursor: null }),
     }),
     route({
       method: 'post',
@@ -141,7 +140,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       params: byId,
       body: z.strictObject({ groups: idList().min(1) }),
       response: changeResult,
-      handler: async ({ principal, params, body }) => groups.addSubgroups(await accessOf(principal), params.id, body.groups),
+      handler: async ({ access, params, body }) => groups.addSubgroups(access, params.id, body.groups),
     }),
     route({
       method: 'delete',
@@ -150,8 +149,8 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       summary: 'Un-nest a group; inheritance through it stops at the next token',
       capabilities: CHANGE,
       params: z.strictObject({ id: uuid, childId: uuid }),
-      handler: async ({ principal, params }) => {
-        await groups.removeSubgroups(await accessOf(principal), params.id, [params.childId]);
+      handler: async ({ access, params }) => {
+        await groups.removeSubgroups(access, params.id, [params.childId]);
       },
     }),
     route({
@@ -162,7 +161,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       capabilities: VIEW,
       params: byId,
       response: z.object({ direct: z.array(roleOfGroup), inherited: z.array(roleOfGroup.extend({ group: groupRef, path: z.array(groupRef) })) }),
-      handler: ({ principal, params }) => groups.roles(principal.tenantId, params.id),
+      handler: ({ access, params }) => groups.roles(access, params.id),
     }),
     route({
       method: 'put',
@@ -173,7 +172,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       params: z.strictObject({ id: uuid, slug }),
       body: z.strictObject({ expires_at: isoDate.nullable().optional() }),
       response: assignmentResult,
-      handler: async ({ principal, params, body }) => groups.assignRole(await accessOf(principal), params.id, params.slug, body.expires_at ?? null),
+      handler: async ({ access, params, body }) => groups.assignRole(access, params.id, params.slug, body.expires_at ?? null),
     }),
     route({
       method: 'delete',
@@ -182,8 +181,8 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       summary: 'Remove a role from a group (idempotent)',
       capabilities: CHANGE,
       params: z.strictObject({ id: uuid, slug }),
-      handler: async ({ principal, params }) => {
-        await groups.unassignRole(await accessOf(principal), params.id, params.slug);
+      handler: async ({ access, params }) => {
+        await groups.unassignRole(access, params.id, params.slug);
       },
     }),
   ];

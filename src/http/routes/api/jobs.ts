@@ -38,8 +38,8 @@ export function jobRoutes(deps: { jobs: JobService }): RouteDef[] {
       capabilities: [],
       params: z.strictObject({ id: uuid }),
       response: jobSchema,
-      handler: async ({ principal, params }) => {
-        const job = await jobs.get(principal.tenantId, params.id);
+      handler: async ({ principal, access, params }) => {
+        const job = await jobs.get(access, params.id);
         assertMaySee(principal, job);
         return job;
       },
@@ -52,8 +52,8 @@ export function jobRoutes(deps: { jobs: JobService }): RouteDef[] {
       capabilities: [],
       params: z.strictObject({ id: uuid }),
       produces: 'text/event-stream',
-      handler: async ({ principal, params, ctx }) => {
-        const first = await jobs.get(principal.tenantId, params.id);
+      handler: async ({ principal, access, params, ctx }) => {
+        const first = await jobs.get(access, params.id);
         assertMaySee(principal, first);
         const out = new PassThrough();
         out.on('error', () => undefined);
@@ -72,7 +72,7 @@ export function jobRoutes(deps: { jobs: JobService }): RouteDef[] {
             push(job);
             if (job.status === 'completed' || job.status === 'failed') break;
             await new Promise((r) => setTimeout(r, POLL_MS));
-            job = await jobs.get(principal.tenantId, params.id).catch(() => job);
+            job = await jobs.get(access, params.id).catch(() => job);
           }
           out.end();
         };

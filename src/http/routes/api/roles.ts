@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { RoleService } from '../../../services/roles.ts';
-import { accessOf } from '../../api/access.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { assigneeSet, assignmentResult, isoDate, roleView, slug } from './schemas.ts';
 
@@ -36,7 +35,7 @@ export function roleRoutes(deps: { roles: RoleService }): RouteDef[] {
       capabilities: VIEW,
       query: z.strictObject({ type: z.enum(['custom', 'system', 'all']).default('custom') }),
       response: z.object({ items: z.array(roleView), next_cursor: z.null() }),
-      handler: async ({ principal, query }) => ({ items: await roles.list(principal.tenantId, query.type), next_cursor: null }),
+      handler: async ({ access, query }) => ({ items: await roles.list(access, query.type), next_cursor: null }),
     }),
     route({
       method: 'post',
@@ -47,7 +46,7 @@ export function roleRoutes(deps: { roles: RoleService }): RouteDef[] {
       body: createBody,
       response: roleView,
       status: 201,
-      handler: async ({ principal, body }) => roles.create(await accessOf(principal), body),
+      handler: async ({ access, body }) => roles.create(access, body),
     }),
     route({
       method: 'get',
@@ -57,7 +56,7 @@ export function roleRoutes(deps: { roles: RoleService }): RouteDef[] {
       capabilities: VIEW,
       params: bySlug,
       response: roleView,
-      handler: ({ principal, params }) => roles.get(principal.tenantId, params.slug),
+      handler: ({ access, params }) => roles.get(access, params.slug),
     }),
     route({
       method: 'patch',
@@ -68,7 +67,7 @@ export function roleRoutes(deps: { roles: RoleService }): RouteDef[] {
       params: bySlug,
       body: updateBody,
       response: roleView,
-      handler: async ({ principal, params, body }) => roles.update(await accessOf(principal), params.slug, body),
+      handler: async ({ access, params, body }) => roles.update(access, params.slug, body),
     }),
     route({
       method: 'delete',
@@ -79,8 +78,8 @@ export function roleRoutes(deps: { roles: RoleService }): RouteDef[] {
       params: bySlug,
       query: z.strictObject({ strategy: z.enum(['unassign']).optional(), reassign_to: slug.optional() }),
       response: z.object({ deleted: z.string(), prior_assignments: z.object({ users: z.number(), groups: z.number(), clients: z.number() }), reassigned_to: z.string().optional() }),
-      handler: async ({ principal, params, query }) =>
-        roles.remove(await accessOf(principal), params.slug, { ...(query.strategy ? { strategy: query.strategy } : {}), ...(query.reassign_to ? { reassignTo: query.reassign_to } : {}) }),
+      handler: async ({ access, params, query }) =>
+        roles.remove(access, params.slug, { ...(query.strategy ? { strategy: query.strategy } : {}), ...(query.reassign_to ? { reassignTo: query.reassign_to } : {}) }),
     }),
     route({
       method: 'get',
@@ -89,7 +88,7 @@ export function roleRoutes(deps: { roles: RoleService }): RouteDef[] {
       summary: 'Users, groups and applications a role is assigned to directly',
       capabilities: VIEW,
       params: bySlug,
-      handler: ({ principal, params }) => roles.assignments(principal.tenantId, params.slug),
+      handler: ({ access, params }) => roles.assignments(access, params.slug),
     }),
     route({
       method: 'post',
@@ -100,8 +99,8 @@ export function roleRoutes(deps: { roles: RoleService }): RouteDef[] {
       params: bySlug,
       body: assigneeSet.extend({ expires_at: isoDate.nullable().optional() }),
       response: assignmentResult,
-      handler: async ({ principal, params, body }) =>
-        roles.addAssignments(await accessOf(principal), params.slug, { users: body.users ?? [], groups: body.groups ?? [] }, body.expires_at ?? null),
+      handler: async ({ access, params, body }) =>
+        roles.addAssignments(access, params.slug, { users: body.users ?? [], groups: body.groups ?? [] }, body.expires_at ?? null),
     }),
     route({
       method: 'post',
@@ -112,7 +111,7 @@ export function roleRoutes(deps: { roles: RoleService }): RouteDef[] {
       params: bySlug,
       body: assigneeSet,
       response: assignmentResult,
-      handler: async ({ principal, params, body }) => roles.removeAssignments(await accessOf(principal), params.slug, { users: body.users ?? [], groups: body.groups ?? [] }),
+      handler: async ({ access, params, body }) => roles.removeAssignments(access, params.slug, { users: body.users ?? [], groups: body.groups ?? [] }),
     }),
   ];
 }

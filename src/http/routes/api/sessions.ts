@@ -26,7 +26,7 @@ export function sessionRoutes(deps: { sessions: SessionService }): RouteDef[] {
       capabilities: ['users:view'],
       params: z.strictObject({ id: uuid }),
       response: z.object({ items: z.array(session), next_cursor: z.null() }),
-      handler: async ({ principal, params }) => ({ items: await sessions.list(principal.tenantId, params.id), next_cursor: null }),
+      handler: async ({ access, params }) => ({ items: await sessions.list(access, params.id), next_cursor: null }),
     }),
     route({
       method: 'delete',
@@ -36,7 +36,7 @@ export function sessionRoutes(deps: { sessions: SessionService }): RouteDef[] {
       capabilities: ['users:revoke_sessions'],
       params: z.strictObject({ id: uuid, sid: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/) }),
       response: counts,
-      handler: ({ principal, params }) => sessions.revoke(principal.tenantId, principal.actor, params.id, params.sid),
+      handler: ({ access, params }) => sessions.revoke(access, params.id, params.sid),
     }),
     route({
       method: 'delete',
@@ -46,7 +46,7 @@ export function sessionRoutes(deps: { sessions: SessionService }): RouteDef[] {
       capabilities: ['users:revoke_sessions'],
       params: z.strictObject({ id: uuid }),
       response: counts.extend({ revoked_at: z.string() }),
-      handler: ({ principal, params }) => sessions.revokeAll(principal.tenantId, principal.actor, params.id),
+      handler: ({ access, params }) => sessions.revokeAll(access, params.id),
     }),
   ];
 }

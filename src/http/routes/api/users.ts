@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Services } from '../../../app/services.ts';
 import { userView } from '../../../services/users.ts';
-import { accessOf } from '../../api/access.ts';
 import { decodeCursor, page, pageQuery } from '../../api/pagination.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { assignmentResult, isoDate, pageOf, slug, uuid } from './schemas.ts';
@@ -49,9 +48,9 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       capabilities: ['users:view'],
       query: listQuery,
       response: pageOf(userResponse),
-      handler: async ({ principal, query }) => {
+      handler: async ({ access, query }) => {
         const { limit, cursor, ...filter } = query;
-        const rows = await users.list(principal.tenantId, filter, decodeCursor(cursor), limit + 1);
+        const rows = await users.list(access, filter, decodeCursor(cursor), limit + 1);
         const out = page(rows, limit, (u) => ({ k: u.position, id: u.id }));
         return { items: out.items.map(userView), next_cursor: out.next_cursor };
       },
@@ -66,9 +65,9 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       response: userResponse,
       status: 201,
       bodyLimit: 16 * 1024,
-      handler: async ({ principal, body }) =>
+      handler: async ({ access, body }) =>
         userView(
-          await users.create(principal.tenantId, principal.actor, {
+          await users.create(access, {
             email: body.email,
             ...(body.display_name !== undefined ? { displayName: body.display_name } : {}),
             ...(body.password !== undefined ? { password: body.password } : {}),
@@ -83,7 +82,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       capabilities: ['users:view'],
       params: byId,
       response: userResponse,
-      handler: async ({ principal, params }) => userView(await users.get(principal.tenantId, params.id)),
+      handler: async ({ access, params }) => userView(await users.get(access, params.id)),
     }),
     route({
       method: 'patch',
@@ -95,8 +94,8 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       body: z.strictObject({ email: email.optional(), display_name: displayName.optional() }).refine((b) => Object.keys(b).length > 0, 'nothing to update'),
       response: userResponse,
       bodyLimit: 16 * 1024,
-      handler: async ({ principal, params, body }) =>
-        userView(await users.update(principal.tenantId, principal.actor, params.id, { email: body.email, displayName: body.display_name })),
+      handler: async ({ access, params, body }) =>
+        userView(await users.update(access, params.id, { email: body.email, displayName: body.display_name })),
     }),
     route({
       method: 'delete',
@@ -105,7 +104,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       summary: 'Delete a user (409 last_owner for the last active Owner user)',
       capabilities: ['users:delete'],
       params: byId,
-      handler: async ({ principal, params }) => users.remove(principal.tenantId, principal.actor, params.id),
+      handler: async ({ access, params }) => users.remove(access, params.id),
     }),
     route({
       method: 'post',
@@ -115,7 +114,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       capabilities: ['users:suspend'],
       params: byId,
       response: userResponse,
-      handler: async ({ principal, params }) => userView(await users.suspend(principal.tenantId, principal.actor, params.id)),
+      handler: async ({ access, params }) => userView(await users.suspend(access, params.id)),
     }),
     route({
       method: 'post',
@@ -125,7 +124,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       capabilities: ['users:suspend'],
       params: byId,
       response: userResponse,
-      handler: async ({ principal, params }) => userView(await users.unsuspend(principal.tenantId, principal.actor, params.id)),
+      handler: async ({ access, params }) => userView(await users.unsuspend(access, params.id)),
     }),
     route({
       method: 'post',
@@ -136,7 +135,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       params: byId,
       body: z.strictObject({ password }),
       bodyLimit: 8 * 1024,
-      handler: async ({ principal, params, body }) => users.setPassword(principal.tenantId, principal.actor, params.id, body.password),
+      handler: async ({ access, params, body }) => users.setPassword(access, params.id, body.password),
     }),
     route({
       method: 'get',
@@ -146,7 +145,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       capabilities: ['users:view'],
       params: byId,
       response: rolesResponse,
-      handler: ({ principal, params }) => users.roles(principal.tenantId, params.id),
+      handler: ({ access, params }) => users.roles(access, params.id),
     }),
     route({
       method: 'put',
@@ -157,7 +156,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       params: byIdAndSlug,
       body: z.strictObject({ expires_at: isoDate.nullable().optional() }),
       response: assignmentResult,
-      handler: async ({ principal, params, body }) => roles.addAssignments(await accessOf(principal), params.slug, { users: [params.id] }, body.expires_at ?? null),
+      handler: async ({ access, params, body }) => roles.addAssignments(access, params.slug, { users: [params.id] }, body.expires_at ?? null),
     }),
     route({
       method: 'delete',
@@ -167,7 +166,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       capabilities: ['members:change_roles'],
       params: byIdAndSlug,
       response: assignmentResult,
-      handler: async ({ principal, params }) => roles.removeAssignments(await accessOf(principal), params.slug, { users: [params.id] }),
+      handler: async ({ access, params }) => roles.removeAssignments(access, params.slug, { users: [params.id] }),
     }),
     route({
       method: 'get',
@@ -177,7 +176,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       capabilities: ['users:view'],
       params: byId,
       query: z.strictObject({ explain: z.enum(['true', 'false']).default('false') }),
-      handler: ({ principal, params, query }) => users.capabilities(principal.tenantId, params.id, query.explain === 'true'),
+      handler: ({ access, params, query }) => users.capabilities(access, params.id, query.explain === 'true'),
     }),
     route({
       method: 'post',
@@ -187,7 +186,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       capabilities: ['members:remove'],
       params: byId,
       response: z.object({ roles_removed: z.array(z.string()), groups_removed: z.array(z.string()) }),
-      handler: async ({ principal, params }) => users.removeAccess(await accessOf(principal), params.id),
+      handler: async ({ access, params }) => users.removeAccess(access, params.id),
     }),
   ];
 }
