@@ -23,8 +23,9 @@ describe('audit hash chain', () => {
     expect((actions as unknown as { rows: { action: string }[] }).rows.map((r) => r.action)).toEqual([
       'tenant.created',
       'user.created',
-      'role.assigned',
       'application.created',
+      // Bootstrap assigns Owner through the assignment engine: one event per subject.
+      'role.assigned',
       'role.assigned',
       'user.created',
       'role.assigned',

@@ -3,7 +3,7 @@ import type { Services } from '../../../app/services.ts';
 import { BULK_MAX_USERS, createBulkRoleRequests } from '../../../services/bulkRoles.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { jobSchema } from './jobs.ts';
-import { slug, uuid } from './schemas.ts';
+import { isoDate, slug, uuid } from './schemas.ts';
 
 const body = z
   .strictObject({
@@ -19,9 +19,10 @@ const body = z
       .strictObject({ group: uuid.optional(), role: slug.optional(), status: z.enum(['active', 'suspended']).optional() })
       .refine((f) => Object.keys(f).length > 0, 'a filter needs at least one of group, role, status')
       .optional(),
+    /** For `add`: the same time-bound assignment as a single add (SPEC §5). */
+    expires_at: isoDate.nullable().optional(),
   })
   .refine((b) => (b.users === undefined) !== (b.filter === undefined), 'give exactly one of users and filter');
-
 
 /** 100,000 quoted UUIDs are about 3.9 MB of JSON. */
 const BODY_LIMIT = 5 * 1024 * 1024;
