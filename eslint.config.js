@@ -1,6 +1,35 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Imports flow one way (STYLE "Where to take it" 3): entry points (http, oidc,
+ * jobs, console) → services → queries/db and the infrastructure below them;
+ * app/, main.ts and cli.ts compose everything. A back edge fails the lint.
+ */
+const LAYERS = {
+  entry: ['http', 'oidc', 'jobs', 'console', 'views'],
+  app: ['app'],
+};
+const dirs = (names) => names.map((n) => `**/${n}/**`);
+const zone = (files, forbidden, why, extra = {}) => ({
+  files: files.map((f) => `src/${f}/**`),
+  rules: {
+    '@typescript-eslint/no-restricted-imports': [
+      'error',
+      { patterns: [{ group: dirs(forbidden), message: why, ...extra }] },
+    ],
+  },
+});
+const ZONES = [
+  zone(['db', 'config', 'errors', 'catalogue', 'runtime', 'log', 'redis'], ['queries', 'cache', 'sessions', 'entitlements', 'services', ...LAYERS.entry, ...LAYERS.app], 'foundations depend on nothing above them'),
+  zone(['queries'], ['entitlements', 'cache', 'sessions', 'services', ...LAYERS.entry, ...LAYERS.app], 'queries/ returns rows: SQL only, no domain or service code'),
+  zone(['cache', 'sessions', 'entitlements'], ['services', ...LAYERS.entry, ...LAYERS.app], 'infrastructure sits below services'),
+  zone(['services'], [...LAYERS.entry, ...LAYERS.app], 'services own their ports; entry points and the composition root call them, never the reverse'),
+  zone(['views'], ['http', 'oidc', 'jobs', 'console', 'queries', 'db', ...LAYERS.app], 'views are functions of data'),
+  zone(['http', 'console'], ['queries', 'db', 'jobs', ...LAYERS.app], 'a route validates, calls a service and shapes the answer: no SQL, no composition', { allowTypeImports: true }),
+  zone(['oidc', 'jobs'], ['http', 'console', ...LAYERS.app], 'entry points sit beside http, not on it'),
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'drizzle/**', '.tessera/**', 'dist/**'] },
   js.configs.recommended,
@@ -12,5 +41,6 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'read configuration through src/config' }],
     },
   },
+  ...ZONES,
   { files: ['test/**', 'bench/**', '*.config.ts', '*.config.js'], rules: { 'no-restricted-syntax': 'off' } },
 );

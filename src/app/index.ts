@@ -9,9 +9,11 @@ import { openDatabase, type DbHandle } from '../db/client.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { createTenantVersions } from '../cache/tenantVersions.ts';
 import { createRedisEpoch } from '../cache/redisEpoch.ts';
-import { createRedisKeys } from '../sessions/keys.ts';
+import { createRedisKeys } from '../redis/keys.ts';
 import { createEntitlementLoader, type EntitlementCacheStats } from '../entitlements/loader.ts';
-import { createServices } from './services.ts';
+import { createServices } from '../services/index.ts';
+import { createSignIn } from '../services/signIn.ts';
+import { createExpiryScheduler } from '../jobs/expiry.ts';
 import { auditExportConfig } from '../services/auditExports/index.ts';
 import { createProducers } from '../jobs/queues.ts';
 import { registerJobGauge } from '../jobs/metrics.ts';
@@ -37,7 +39,7 @@ import { healthRoutes } from '../http/routes/health.ts';
 import { interactionRoutes } from '../http/routes/interaction.ts';
 import { connectRedis, createRedis } from './redis.ts';
 import { redisTarget } from '../redis/connection.ts';
-import { countFailures, createHealthMonitor } from './health.ts';
+import { countFailures, createHealthMonitor } from '../runtime/health.ts';
 
 /** Everything the data layer needs, shared by the server, the CLI and tests. */
 export async function createCore(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)) {
@@ -60,7 +62,7 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   const versions = createTenantVersions({ redis, keys, epoch });
   const revocations = createRevocations({ db, redis, keys, epoch, versions });
   const producers = createProducers({ redis: target, prefix: keys.bullPrefix() });
-  const services = createServices({ db, redis, keys, versions, revocations, producers, logger, exports: { driver: dbh.driver, config: auditExportConfig(config) } });
+  const services = createServices({ db, redis, keys, versions, revocations, producers, scheduleExpiry: createExpiryScheduler({ producers, logger }), logger, exports: { driver: dbh.driver, config: auditExportConfig(config) } });
   const { audit, change } = services;
   return {
     config,
@@ -231,7 +233,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     });
     const routers = [
       healthRoutes({ registry, health }),
-      interactionRoutes({ provider: currentProvider, db, audit, branding, throttle, csrfKey: cookieKeys[0]!, logger, metrics: createSignInMetrics(registry) }),
+      interactionRoutes({ provider: currentProvider, signIn: createSignIn({ db, audit, throttle }), branding, csrfKey: cookieKeys[0]!, logger, metrics: createSignInMetrics(registry) }),
       apiRouter({
         config,
         verifyKey: keyRing.verifyKey,

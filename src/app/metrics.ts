@@ -1,14 +1,9 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { EntitlementCacheStats } from '../entitlements/loader.ts';
 
-export type LoginFailureReason = 'unknown_email' | 'bad_password' | 'suspended';
-export type RateLimit = 'account' | 'ip';
+import type { SignInMetrics } from '../http/routes/interaction.ts';
 
-/** What the sign-in pages report; kept free of prom-client so routes don't depend on it. */
-export interface SignInMetrics {
-  loginFailed(reason: LoginFailureReason): void;
-  rateLimited(limit: RateLimit): void;
-}
+export type { LoginFailureReason, RateLimit, SignInMetrics } from '../http/routes/interaction.ts';
 
 /** Sign-in failure and rate-limit counters, with every label value present from the start. */
 export function createSignInMetrics(registry: Registry): SignInMetrics {

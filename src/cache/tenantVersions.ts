@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { memoPerRequest } from '../runtime/requestContext.ts';
-import type { RedisKeys } from '../sessions/keys.ts';
+import type { RedisKeys } from '../redis/keys.ts';
 import type { RedisEpoch } from './redisEpoch.ts';
 
 /**

@@ -1,25 +1,8 @@
 import { closeUnderRequires } from '../catalogue/closure.ts';
 
-/** One role attached to a subject or group; `expiresAt` in epoch ms, null for permanent. */
-export interface RoleLink {
-  roleId: string;
-  expiresAt: number | null;
-}
+import type { RoleLink, SubjectLinks, TenantGraph } from '../queries/entitlements.ts';
 
-/** The tenant-wide part of entitlement: roles, group nesting and group roles. */
-export interface TenantGraph {
-  roleCapabilities: ReadonlyMap<string, readonly string[]>;
-  /** group id → its parent group ids */
-  groupParents: ReadonlyMap<string, readonly string[]>;
-  /** group id → roles assigned to the group */
-  groupRoles: ReadonlyMap<string, readonly RoleLink[]>;
-}
-
-/** The subject-specific part: direct roles and direct group memberships. */
-export interface SubjectLinks {
-  directRoles: readonly RoleLink[];
-  groups: readonly string[];
-}
+export type { RoleLink, SubjectLinks, TenantGraph } from '../queries/entitlements.ts';
 
 export interface Entitlement {
   /** Effective capabilities, sorted and closed under `requires`. */

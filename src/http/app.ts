@@ -4,7 +4,7 @@ import Koa from 'koa';
 import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../log/index.ts';
-import type { HealthMonitor } from '../app/health.ts';
+import type { HealthMonitor } from '../runtime/health.ts';
 import { problemErrors } from './middleware/problem.ts';
 import { requestContext, SAFE_REQUEST_ID } from './middleware/requestContext.ts';
 import { securityHeaders, SECURITY_HEADERS } from './middleware/securityHeaders.ts';

@@ -1,8 +1,7 @@
 import type { Logger } from '../log/index.ts';
 import { QUEUE_NAMES, type Producers } from './queues.ts';
 
-/** Enqueues the removal of one time-bound assignment at its expiry. Never throws. */
-export type ScheduleExpiry = (tenantId: string, subject: 'user' | 'group' | 'client', subjectId: string, roleId: string, expiresAt: Date) => Promise<void>;
+import type { ScheduleExpiry } from '../services/assignments.ts';
 
 /** How often the sweep catches expired assignments whose delayed job was never enqueued (Redis down, bulk paths). */
 export const SWEEP_EVERY_MS = 60_000;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { RedisKeys } from '../sessions/keys.ts';
+import type { RedisKeys } from '../redis/keys.ts';
 import { failClosed } from './errors.ts';
 
 /** Models whose instances hang off a grant and go when the grant is revoked. */

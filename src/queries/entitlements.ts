@@ -1,7 +1,30 @@
 import { eq, inArray } from 'drizzle-orm';
 import { allOn, type Executor } from '../db/client.ts';
 import { clientRoles, groupEdges, groupMembers, groupRoles, roles, userRoles } from '../db/schema/index.ts';
-import type { RoleLink, SubjectLinks, TenantGraph } from '../entitlements/resolve.ts';
+
+/* The shapes the entitlement resolver (entitlements/resolve.ts) works on, as loaded from the rows. */
+
+/** One role attached to a subject or group; `expiresAt` in epoch ms, null for permanent. */
+export interface RoleLink {
+  roleId: string;
+  expiresAt: number | null;
+}
+
+/** The tenant-wide part of entitlement: roles, group nesting and group roles. */
+export interface TenantGraph {
+  roleCapabilities: ReadonlyMap<string, readonly string[]>;
+  /** group id → its parent group ids */
+  groupParents: ReadonlyMap<string, readonly string[]>;
+  /** group id → roles assigned to the group */
+  groupRoles: ReadonlyMap<string, readonly RoleLink[]>;
+}
+
+/** The subject-specific part: direct roles and direct group memberships. */
+export interface SubjectLinks {
+  directRoles: readonly RoleLink[];
+  groups: readonly string[];
+}
+
 
 const ms = (d: Date | null): number | null => (d ? d.getTime() : null);
 

@@ -1,7 +1,15 @@
 import type { Database } from '../db/client.ts';
 import { VersionedCache, type TenantVersions } from '../cache/tenantVersions.ts';
 import { findTenantById } from '../queries/tenants.ts';
-import { DEFAULT_BRANDING, type Branding } from '../http/views/layout.ts';
+
+/** How a tenant's sign-in pages look. */
+export interface Branding {
+  displayName: string;
+  logoUrl: string | null;
+  accentColor: string | null;
+}
+
+export const DEFAULT_BRANDING: Branding = { displayName: 'Tessera', logoUrl: null, accentColor: null };
 
 /** Tenant branding for the sign-in pages, cached until the tenant changes. */
 export function createBrandingLookup(deps: { db: Database; versions: TenantVersions }) {

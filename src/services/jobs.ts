@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Tx } from '../db/client.ts';
 import { notFound, unavailable } from '../errors/index.ts';
 import { isBackingServiceError } from '../errors/backing.ts';
-import type { Producers, QueueName } from '../jobs/queues.ts';
 import { findJob, findTenantJob, insertJob, updateJob, type JobRow } from '../queries/jobs.ts';
 import type { Access } from './authority.ts';
 
@@ -31,7 +30,12 @@ export const jobView = (j: JobRow): JobView => ({
   finished_at: j.finishedAt?.toISOString() ?? null,
 });
 
-export const QUEUE_OF: Record<JobType, QueueName> = { bulk_role_assignment: 'bulk-role-assignments', audit_export: 'audit-exports' };
+/** The queues jobs are handed to (jobs/queues.ts implements it over BullMQ); the service owns this port. */
+export interface JobQueue {
+  add(name: (typeof QUEUE_OF)[JobType], payload: { jobId: string; tenantId: string }, opts: { jobId: string }): Promise<void>;
+}
+
+export const QUEUE_OF = { bulk_role_assignment: 'bulk-role-assignments', audit_export: 'audit-exports' } as const satisfies Record<JobType, string>;
 
 /**
  * Durable job records and their queueing. A job is written to Postgres first
@@ -39,7 +43,7 @@ export const QUEUE_OF: Record<JobType, QueueName> = { bulk_role_assignment: 'bul
  * queued; if Redis can't take it, the row is marked failed and the caller
  * gets 503, so nothing is left waiting that will never run.
  */
-export function createJobService(deps: { db: Database; producers: Producers }) {
+export function createJobService(deps: { db: Database; producers: JobQueue }) {
   const { db, producers } = deps;
   return {
     async submit(input: { access: Access; type: JobType; input: unknown; total: number }, inTx?: (tx: Tx, job: JobRow) => Promise<void>): Promise<JobView> {

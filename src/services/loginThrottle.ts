@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '../sessions/keys.ts';
+import type { RedisKeys } from '../redis/keys.ts';
 
 export interface ThrottleLimits {
   perAccount: number;

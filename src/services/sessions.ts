@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { notFound } from '../errors/index.ts';
 import { findUserById } from '../queries/users.ts';
 import type { FeedPublisher } from '../sessions/feed.ts';
-import type { RedisKeys } from '../sessions/keys.ts';
+import type { RedisKeys } from '../redis/keys.ts';
 import type { PurgeCounts, Purger } from '../sessions/purge.ts';
 import type { Revocations } from '../sessions/revocations.ts';
 import type { Actor, AuditLog } from './audit.ts';

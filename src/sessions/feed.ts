@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from './keys.ts';
+import type { RedisKeys } from '../redis/keys.ts';
 
 /** One entry of the revocation feed: every token of `sub` issued at or before `revoked_at` is dead. */
 export interface RevocationEvent {

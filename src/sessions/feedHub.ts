@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { FEED_RETENTION, type RevocationEvent } from './feed.ts';
-import type { RedisKeys } from './keys.ts';
+import type { RedisKeys } from '../redis/keys.ts';
 
 /** A local consumer of one tenant's revocations (an SSE connection). */
 export interface FeedListener {

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Database, Tx } from '../db/client.ts';
 import { findRevocation, upsertRevocation } from '../queries/revocations.ts';
 import { memoPerRequest } from '../runtime/requestContext.ts';
-import type { RedisKeys } from './keys.ts';
+import type { RedisKeys } from '../redis/keys.ts';
 import type { RedisEpoch } from '../cache/redisEpoch.ts';
 import { VersionedCache, type TenantVersions } from '../cache/tenantVersions.ts';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
 import { AppError } from '../../errors/index.ts';
-import type { RedisKeys } from '../../sessions/keys.ts';
+import type { RedisKeys } from '../../redis/keys.ts';
 import type { Principal } from './principal.ts';
 import { BODY_LIMIT, readBody } from './route.ts';
 

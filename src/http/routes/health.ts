@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Registry } from 'prom-client';
-import type { HealthMonitor } from '../../app/health.ts';
+import type { HealthMonitor } from '../../runtime/health.ts';
 
 export interface HealthDeps {
   /** The same monitor that gates the OIDC endpoints, so /readyz and the gate never disagree. */

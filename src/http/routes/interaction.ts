@@ -4,24 +4,25 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { isCapability } from '../../catalogue/index.ts';
 import type { Logger } from '../../log/index.ts';
-import type { Database } from '../../db/client.ts';
-import { findUserByEmail } from '../../queries/users.ts';
-import type { AuditLog } from '../../services/audit.ts';
 import type { BrandingLookup } from '../../services/branding.ts';
-import { verifyPassword } from '../../services/credentials.ts';
-import type { LoginThrottle } from '../../services/loginThrottle.ts';
+import type { LoginFailureReason, RateLimit, SignIn } from '../../services/signIn.ts';
 import type { TesseraClientFields } from '../../oidc/clients.ts';
-import type { SignInMetrics } from '../../app/metrics.ts';
 import { readForm } from '../form.ts';
-import { consentPage, loginPage, messagePage } from '../views/pages.ts';
+import { consentPage, loginPage, messagePage } from '../../views/pages.ts';
+
+export type { LoginFailureReason, RateLimit } from '../../services/signIn.ts';
+
+/** What the sign-in pages report (app/metrics.ts counts it); kept free of prom-client so routes don't depend on it. */
+export interface SignInMetrics {
+  loginFailed(reason: LoginFailureReason): void;
+  rateLimited(limit: RateLimit): void;
+}
 
 export interface InteractionDeps {
   /** The current provider (a new one is built after each signing-key change). */
   provider: () => Provider;
-  db: Database;
-  audit: AuditLog;
+  signIn: SignIn;
   branding: BrandingLookup;
-  throttle: LoginThrottle;
   csrfKey: string;
   logger: Logger;
   metrics?: SignInMetrics;
@@ -88,40 +89,20 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       html(ctx, loginPage({ branding, clientName, action: `/interaction/${uid}/login`, csrf: csrfFor(uid), email, error }), status);
     if (details.prompt.name !== 'login') return page('This step is already complete.', 400);
     const tenantId = fields.tenant_id;
-    const limit = await deps.throttle.blockedBy(tenantId, email, ctx.ip);
-    if (limit) {
-      deps.metrics?.rateLimited(limit);
-      deps.logger.warn({ tenantId, limit, client: details.params.client_id }, 'sign-in throttled');
+    const client = String(details.params.client_id);
+    const outcome = await deps.signIn.attempt({ tenantId, email, password: form.password ?? '', ip: ctx.ip, clientId: client });
+    if (!outcome.ok && 'throttled' in outcome) {
+      deps.metrics?.rateLimited(outcome.throttled);
+      deps.logger.warn({ tenantId, limit: outcome.throttled, client }, 'sign-in throttled');
       ctx.set('Retry-After', '60');
       return page('Too many attempts. Wait a few minutes and try again.', 429);
     }
-    const user = email ? await findUserByEmail(deps.db, tenantId, email) : undefined;
-    // Always verify, even for unknown emails, so response time reveals nothing.
-    const valid = await verifyPassword(user?.passwordHash, form.password ?? '');
-    if (!user || !valid || user.status !== 'active') {
-      const reason = !user ? 'unknown_email' : user.status !== 'active' ? 'suspended' : 'bad_password';
-      deps.metrics?.loginFailed(reason);
-      deps.logger.info({ tenantId, reason, client: details.params.client_id }, 'sign-in failed');
-      await deps.throttle.recordFailure(tenantId, email, ctx.ip);
-      await deps.db.transaction((tx) =>
-        deps.audit.record(tx, tenantId, {
-          actor: user ? { type: 'user', id: user.id } : { type: 'system', id: null },
-          action: 'login.failed',
-          target: user ? { type: 'user', id: user.id } : undefined,
-          data: { email, client: details.params.client_id, reason },
-        }),
-      );
+    if (!outcome.ok) {
+      deps.metrics?.loginFailed(outcome.reason);
+      deps.logger.info({ tenantId, reason: outcome.reason, client }, 'sign-in failed');
       return page(GENERIC_FAILURE);
     }
-    await deps.db.transaction((tx) =>
-      deps.audit.record(tx, tenantId, {
-        actor: { type: 'user', id: user.id },
-        action: 'login.succeeded',
-        target: { type: 'user', id: user.id },
-        data: { client: details.params.client_id },
-      }),
-    );
-    await deps.provider().interactionFinished(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    await deps.provider().interactionFinished(ctx.req, ctx.res, { login: { accountId: outcome.userId, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
     ctx.respond = false;
   });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Services } from '../../../app/services.ts';
+import type { Services } from '../../../services/index.ts';
 import { badRequest } from '../../../errors/index.ts';
 import type { AuditRow } from '../../../queries/audit.ts';
 import { decodeCursor, page, pageQuery } from '../../api/pagination.ts';

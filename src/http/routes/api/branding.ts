@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Services } from '../../../app/services.ts';
+import type { Services } from '../../../services/index.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 
 // The sign-in layout renders only these shapes (src/http/views/layout.ts); anything else is refused up front.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Services } from '../../../app/services.ts';
+import type { Services } from '../../../services/index.ts';
 import { BULK_MAX_USERS, createBulkRoleRequests } from '../../../services/bulkRoles.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { jobSchema } from './jobs.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Services } from '../../../app/services.ts';
+import type { Services } from '../../../services/index.ts';
 import type { AuditExportRow } from '../../../queries/exports.ts';
 import { route, STREAMED, type RouteDef } from '../../api/route.ts';
 import { auditFilterFields, toAuditFilter } from './auditFilter.ts';

@@ -2,31 +2,29 @@ import type { Database } from '../db/client.ts';
 import type { TenantVersions } from '../cache/tenantVersions.ts';
 import type { Revocations } from '../sessions/revocations.ts';
 import type { Redis } from 'ioredis';
-import type { Producers } from '../jobs/queues.ts';
-import { createJobService } from '../services/jobs.ts';
-import type { RedisKeys } from '../sessions/keys.ts';
+import { createJobService, type JobQueue } from './jobs.ts';
+import type { RedisKeys } from '../redis/keys.ts';
 import { createFeedPublisher } from '../sessions/feed.ts';
 import { createPurger } from '../sessions/purge.ts';
-import { createSessionService } from '../services/sessions.ts';
-import { createAuditLog, type AuditLog } from '../services/audit.ts';
-import { createTenantChange, type TenantChange } from '../services/change.ts';
-import { createAuditEventService } from '../services/auditEvents.ts';
-import { createClientService } from '../services/clients.ts';
-import { createGroupService } from '../services/groups.ts';
-import { createRoleService } from '../services/roles.ts';
-import { createAssignmentEngine } from '../services/assignments.ts';
-import { createTenantService } from '../services/tenants.ts';
-import { createUserService } from '../services/users.ts';
-import { createExpiryService } from '../services/expiry.ts';
-import { createExpiryScheduler } from '../jobs/expiry.ts';
+import { createSessionService } from './sessions.ts';
+import { createAuditLog, type AuditLog } from './audit.ts';
+import { createTenantChange, type TenantChange } from './change.ts';
+import { createAuditEventService } from './auditEvents.ts';
+import { createClientService } from './clients.ts';
+import { createGroupService } from './groups.ts';
+import { createRoleService } from './roles.ts';
+import { createAssignmentEngine, type ScheduleExpiry } from './assignments.ts';
+import { createTenantService } from './tenants.ts';
+import { createUserService } from './users.ts';
+import { createExpiryService } from './expiry.ts';
 import type { Logger } from '../log/index.ts';
-import { createAuditExportService, type AuditExportConfig } from '../services/auditExports/index.ts';
+import { createAuditExportService, type AuditExportConfig } from './auditExports/index.ts';
 
 /** Builds the business services once; everything that changes data goes through them. */
-export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: Producers; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig } }) {
+export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: JobQueue; scheduleExpiry: ScheduleExpiry; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig } }) {
   const audit: AuditLog = createAuditLog();
   const change: TenantChange = createTenantChange({ db: deps.db, versions: deps.versions });
-  const assignments = createAssignmentEngine({ audit, scheduleExpiry: createExpiryScheduler({ producers: deps.producers, logger: deps.logger }) });
+  const assignments = createAssignmentEngine({ audit, scheduleExpiry: deps.scheduleExpiry });
   const roles = createRoleService({ change, audit, assignments });
   const feed = createFeedPublisher({ redis: deps.redis, keys: deps.keys });
   const sessions = createSessionService({ redis: deps.redis, keys: deps.keys, purger: createPurger(deps), revocations: deps.revocations, feed, change, audit });

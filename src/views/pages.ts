@@ -1,4 +1,4 @@
-import { CAPABILITY_BY_ID } from '../../catalogue/index.ts';
+import { CAPABILITY_BY_ID } from '../catalogue/index.ts';
 import { esc, layout, type Branding } from './layout.ts';
 
 export function loginPage(p: { branding: Branding; action: string; csrf: string; email?: string; error?: string; clientName: string }): string {

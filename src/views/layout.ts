@@ -3,13 +3,9 @@ export function esc(value: unknown): string {
   return String(value ?? '').replace(/[&<>"'`=]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export interface Branding {
-  displayName: string;
-  logoUrl: string | null;
-  accentColor: string | null;
-}
+import type { Branding } from '../services/branding.ts';
 
-export const DEFAULT_BRANDING: Branding = { displayName: 'Tessera', logoUrl: null, accentColor: null };
+export type { Branding } from '../services/branding.ts';
 
 const SAFE_COLOUR = /^#[0-9a-fA-F]{3,8}$/;
 
