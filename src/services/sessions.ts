@@ -5,7 +5,7 @@ import type { FeedPublisher } from '../sessions/feed.ts';
 import type { RedisKeys } from '../redis/keys.ts';
 import type { PurgeCounts, Purger } from '../sessions/purge.ts';
 import type { Revocations } from '../sessions/revocations.ts';
-import type { Actor, AuditLog } from './audit.ts';
+import type { AuditLog } from './audit.ts';
 import { assertDominates, type Access } from './authority.ts';
 import type { TenantChange } from './change.ts';
 import type { Tx } from '../db/client.ts';
@@ -73,8 +73,12 @@ export function createSessionService(deps: {
   return {
     afterRevocation,
 
-    /** Records a revoke-all inside the caller's transaction (suspension uses this); call afterRevocation after commit. */
-    async recordRevokeAll(tx: Tx, tenantId: string, actor: Actor, userId: string, at: Date, reason: string): Promise<void> {
+    /**
+     * Records a revoke-all inside the caller's transaction (suspension uses this, after its own
+     * dominance check); call afterRevocation after commit.
+     */
+    async recordRevokeAll(tx: Tx, access: Access, userId: string, at: Date, reason: string): Promise<void> {
+      const { tenantId, actor } = access;
       const counts = await indexCounts(userId);
       await revocations.record(tx, tenantId, userId, at);
       await audit.record(tx, tenantId, { actor, action: 'sessions.revoked_all', target: { type: 'user', id: userId }, data: { ...counts, reason, revoked_at: at.toISOString() } });
@@ -125,11 +129,11 @@ export function createSessionService(deps: {
 
     /** Revokes every session, grant and token of the user, and records the revocation time. */
     async revokeAll(access: Access, userId: string, reason = 'admin'): Promise<PurgeCounts & { revoked_at: string }> {
-      const { tenantId, actor } = access;
+      const { tenantId } = access;
       const at = new Date();
       await change(tenantId, async (tx) => {
         await requireTarget(tx, access, userId, 'revoke this user’s sessions');
-        await this.recordRevokeAll(tx, tenantId, actor, userId, at, reason);
+        await this.recordRevokeAll(tx, access, userId, at, reason);
       });
       const counts = await afterRevocation(tenantId, userId, at);
       return { revoked_at: at.toISOString(), ...counts };

@@ -101,7 +101,7 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
         const updated = (await updateUserStatus(tx, userId, status))!;
         if (status === 'suspended') {
           // Suspension is a revoke-all: sessions, grants and refresh tokens go, and tokens issued up to now die.
-          await sessions.recordRevokeAll(tx, tenantId, actor, userId, at, 'suspended');
+          await sessions.recordRevokeAll(tx, access, userId, at, 'suspended');
           revoked = true;
         }
         await audit.record(tx, tenantId, { actor, action: status === 'suspended' ? 'user.suspended' : 'user.unsuspended', target: { type: 'user', id: userId } });
