@@ -21,7 +21,7 @@ const zone = (files, forbidden, why, extra = {}) => ({
   },
 });
 const ZONES = [
-  zone(['db', 'config', 'errors', 'catalogue', 'runtime', 'log', 'redis'], ['queries', 'cache', 'sessions', 'entitlements', 'services', ...LAYERS.entry, ...LAYERS.app], 'foundations depend on nothing above them'),
+  zone(['db', 'config', 'errors', 'catalogue', 'runtime', 'log', 'redis', 'text'], ['queries', 'cache', 'sessions', 'entitlements', 'services', ...LAYERS.entry, ...LAYERS.app], 'foundations depend on nothing above them'),
   zone(['queries'], ['entitlements', 'cache', 'sessions', 'services', ...LAYERS.entry, ...LAYERS.app], 'queries/ returns rows: SQL only, no domain or service code'),
   zone(['cache', 'sessions', 'entitlements'], ['services', ...LAYERS.entry, ...LAYERS.app], 'infrastructure sits below services'),
   zone(['services'], [...LAYERS.entry, ...LAYERS.app], 'services own their ports; entry points and the composition root call them, never the reverse'),

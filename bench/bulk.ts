@@ -82,8 +82,8 @@ async function main() {
 
     let t0 = performance.now();
     const ids = (
-      await q<{ id: string }>(sql`insert into users (id, tenant_id, email, display_name)
-        select gen_random_uuid(), ${tenantId}, 'u' || i || '@bulk.bench', 'User ' || i from generate_series(1, ${USERS}) i returning id`)
+      await q<{ id: string }>(sql`insert into users (id, tenant_id, email, email_key, display_name)
+        select gen_random_uuid(), ${tenantId}, 'u' || i || '@bulk.bench', 'u' || i || '@bulk.bench', 'User ' || i from generate_series(1, ${USERS}) i returning id`)
     ).map((r) => r.id);
     await q(sql`analyze users`);
     console.log(`seeded ${ids.length} users in ${((performance.now() - t0) / 1000).toFixed(2)} s`);

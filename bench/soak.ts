@@ -392,8 +392,8 @@ async function main() {
       const tenantId = tenant.rows[0]!.id;
       bulkIds = (
         await db.query<{ id: string }>(
-          `insert into users (id, tenant_id, email, display_name)
-           select gen_random_uuid(), $1, 'bulk' || i || '@soak.bench', 'Bulk user ' || i from generate_series(1, $2::int) i returning id`,
+          `insert into users (id, tenant_id, email, email_key, display_name)
+           select gen_random_uuid(), $1, 'bulk' || i || '@soak.bench', 'bulk' || i || '@soak.bench', 'Bulk user ' || i from generate_series(1, $2::int) i returning id`,
           [tenantId, BULK_USERS],
         )
       ).rows.map((r) => r.id);

@@ -232,7 +232,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       limits: { perAccount: config.TESSERA_LOGIN_MAX_PER_ACCOUNT, perIp: config.TESSERA_LOGIN_MAX_PER_IP, windowSeconds: config.TESSERA_LOGIN_WINDOW_SECONDS },
     });
     const routers = [
-      healthRoutes({ registry, health }),
+      healthRoutes({ registry, health, metrics: config.TESSERA_METRICS_PORT === undefined }),
       interactionRoutes({ provider: currentProvider, signIn: createSignIn({ db, audit, throttle }), branding, csrfKey: cookieKeys[0]!, logger, metrics: createSignInMetrics(registry) }),
       apiRouter({
         config,
@@ -260,7 +260,9 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     });
 
     let server: Server | undefined;
+    let metricsServer: Server | undefined;
     const closeHttp = async () => {
+      metricsServer?.close();
       health.stop();
       await keyRing.close();
       // Open feed streams would otherwise keep server.close waiting forever.
@@ -287,6 +289,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
         server = createHttpServer(handler).listen(port, host);
         server.on('clientError', answerMalformedRequest);
         await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
+        if (config.TESSERA_METRICS_PORT !== undefined) metricsServer = await listenMetrics(registry, config.TESSERA_METRICS_PORT, host);
         const address = server.address();
         const actual = typeof address === 'object' && address ? address.port : port;
         return { server, url: `http://127.0.0.1:${actual}` };
@@ -302,4 +305,20 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     await core.close();
     throw err;
   }
+}
+
+/** The private /metrics listener (TESSERA_METRICS_PORT): scraped inside the cluster, never routed publicly. */
+async function listenMetrics(registry: Registry, port: number, host: string): Promise<Server> {
+  const server = createHttpServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      () => res.writeHead(503).end(),
+    );
+  }).listen(port, host);
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  return server;
 }

@@ -3,14 +3,14 @@ import type { EntitlementCacheStats } from '../entitlements/loader.ts';
 
 import type { SignInMetrics } from '../http/routes/interaction.ts';
 
-export type { LoginFailureReason, RateLimit, SignInMetrics } from '../http/routes/interaction.ts';
+export type { RateLimit, SignInMetrics } from '../http/routes/interaction.ts';
 
 /** Sign-in failure and rate-limit counters, with every label value present from the start. */
 export function createSignInMetrics(registry: Registry): SignInMetrics {
   const failures = new Counter({
     name: 'tessera_login_failures_total',
-    help: 'Failed password sign-ins by reason',
-    labelNames: ['reason'] as const,
+    // No reason label: "unknown email" against "wrong password" would tell anyone who can read /metrics which accounts exist.
+    help: 'Failed password sign-ins (unknown email, wrong password and suspended account alike)',
     registers: [registry],
   });
   const limited = new Counter({
@@ -19,10 +19,9 @@ export function createSignInMetrics(registry: Registry): SignInMetrics {
     labelNames: ['limit'] as const,
     registers: [registry],
   });
-  for (const reason of ['unknown_email', 'bad_password', 'suspended'] as const) failures.inc({ reason }, 0);
   for (const limit of ['account', 'ip'] as const) limited.inc({ limit }, 0);
   return {
-    loginFailed: (reason) => failures.inc({ reason }),
+    loginFailed: () => failures.inc(),
     rateLimited: (limit) => limited.inc({ limit }),
   };
 }

@@ -15,6 +15,8 @@ const schema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('0.0.0.0'),
+    // Set, /metrics moves to its own listener on this port and leaves the public one (CHECKLIST 36).
+    TESSERA_METRICS_PORT: optionalString.pipe(z.coerce.number<string | undefined>().int().min(1).max(65535).optional()),
     TESSERA_ISSUER: optionalString.pipe(z.url().optional()),
     DATABASE_URL: optionalString.pipe(z.url().optional()),
     TESSERA_DATA_DIR: z.string().default('./.tessera'),

@@ -1,6 +1,7 @@
 import { parse } from 'node:querystring';
 import type { Context } from 'koa';
 import { AppError } from '../errors/index.ts';
+import { textProblem } from '../text/index.ts';
 
 /** Reads an application/x-www-form-urlencoded body up to `limit` bytes; repeated fields are rejected. */
 export async function readForm(ctx: Context, limit = 16 * 1024): Promise<Record<string, string>> {
@@ -16,7 +17,10 @@ export async function readForm(ctx: Context, limit = 16 * 1024): Promise<Record<
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed)) {
     if (Array.isArray(v)) throw new AppError(400, 'duplicate_parameter', `parameter ${k} is repeated`);
-    out[k] = v ?? '';
+    // The one text normaliser (SPEC §8); the password is refused when unclean but kept byte for byte.
+    const problem = textProblem(k) ?? textProblem(v ?? '');
+    if (problem) throw new AppError(400, 'validation_failed', `the form field ${k} ${problem}`);
+    out[k] = k === 'password' ? (v ?? '') : (v ?? '').normalize('NFC');
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { and, asc, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
+import { foldCase } from '../text/index.ts';
 import { roleHolderIds } from './assignments.ts';
 import { groupMembers, groups, roles, userRoles, users } from '../db/schema/index.ts';
 
@@ -15,13 +16,14 @@ export async function findUserByEmail(db: Executor, tenantId: string, email: str
   const [row] = await db
     .select()
     .from(users)
-    .where(and(eq(users.tenantId, tenantId), sql`lower(${users.email}) = lower(${email})`))
+    .where(and(eq(users.tenantId, tenantId), eq(users.emailKey, foldCase(email))))
     .limit(1);
   return row;
 }
 
-export async function insertUser(db: Executor, row: typeof users.$inferInsert): Promise<UserRow> {
-  const [created] = await db.insert(users).values(row).returning();
+/** Inserts a user; `email_key` is always derived here from the one folding, never passed in. */
+export async function insertUser(db: Executor, row: Omit<typeof users.$inferInsert, 'emailKey'>): Promise<UserRow> {
+  const [created] = await db.insert(users).values({ ...row, emailKey: foldCase(row.email) }).returning();
   return created!;
 }
 
@@ -101,7 +103,7 @@ export async function listUsers(db: Executor, tenantId: string, filter: UserFilt
 export async function updateUserProfile(db: Executor, id: string, patch: { email?: string; displayName?: string }): Promise<UserRow | undefined> {
   const [row] = await db
     .update(users)
-    .set({ ...patch, updatedAt: new Date() })
+    .set({ ...patch, ...(patch.email !== undefined ? { emailKey: foldCase(patch.email) } : {}), updatedAt: new Date() })
     .where(eq(users.id, id))
     .returning();
   return row;

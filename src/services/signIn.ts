@@ -19,14 +19,14 @@ export function createSignIn(deps: { db: Database; audit: AuditLog; throttle: Lo
   return {
     async attempt(input: { tenantId: string; email: string; password: string; ip: string; clientId: string }): Promise<SignInOutcome> {
       const { tenantId, email, ip } = input;
-      const limit = await throttle.blockedBy(tenantId, email, ip);
+      // Counted before Argon2 runs, atomically: concurrent guesses can't get past the limit together.
+      const limit = await throttle.take(tenantId, email, ip);
       if (limit) return { ok: false, throttled: limit };
       const user = email ? await findUserByEmail(db, tenantId, email) : undefined;
       // Always verify, even for unknown emails, so response time reveals nothing.
       const valid = await verifyPassword(user?.passwordHash, input.password);
       if (!user || !valid || user.status !== 'active') {
         const reason: LoginFailureReason = !user ? 'unknown_email' : user.status !== 'active' ? 'suspended' : 'bad_password';
-        await throttle.recordFailure(tenantId, email, ip);
         await db.transaction((tx) =>
           audit.record(tx, tenantId, {
             actor: user ? { type: 'user', id: user.id } : { type: 'system', id: null },
@@ -37,6 +37,7 @@ export function createSignIn(deps: { db: Database; audit: AuditLog; throttle: Lo
         );
         return { ok: false, reason };
       }
+      await throttle.refund(tenantId, email, ip);
       await db.transaction((tx) => audit.record(tx, tenantId, { actor: { type: 'user', id: user.id }, action: 'login.succeeded', target: { type: 'user', id: user.id }, data: { client: input.clientId } }));
       return { ok: true, userId: user.id };
     },

@@ -181,6 +181,8 @@ describe('docker-compose.yml', () => {
     expect(text).toMatch(new RegExp(`set\\s+\\$${variable}\\s+http://serve:3000\\s*;`));
     for (const header of ['X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host']) expect(text).toContain(`proxy_set_header ${header}`);
     expect(dependsOn(proxy!).serve?.condition).toBe('service_healthy');
+    // The public edge never serves /metrics (CHECKLIST 36): an exact location that answers 404.
+    expect(text).toMatch(/location\s*=\s*\/metrics\s*\{\s*return\s+404;\s*\}/);
   });
 
   it('announces one issuer that the host reaches through the proxy', () => {

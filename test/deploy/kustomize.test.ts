@@ -277,8 +277,12 @@ describe('deploy/ (kubectl kustomize deploy)', () => {
     const targets = (p: { targetPort?: string | number }) => p.targetPort === 'http' || p.targetPort === http.containerPort;
     const web = svc.spec!.ports!.find((p) => p.port === 80);
     expect(web && targets(web)).toBe(true);
+    // /metrics has a private listener; the Service names it for a ServiceMonitor, and port 80 can't serve it.
+    const metricsPort = containersOf(serve)[0]!.ports!.find((p) => p.name === 'metrics')!;
+    expect(String(metricsPort.containerPort)).toBe(config.data!.TESSERA_METRICS_PORT);
     const metrics = svc.spec!.ports!.find((p) => p.name === 'metrics');
-    expect(metrics && targets(metrics)).toBe(true);
+    expect(metrics?.targetPort === 'metrics' || metrics?.targetPort === metricsPort.containerPort).toBe(true);
+    expect(targets(metrics!)).toBe(false);
   });
 
   it('probes: startup and liveness on /healthz, readiness on /readyz, on the port Tessera listens on', () => {
@@ -378,12 +382,12 @@ describe('deploy/ (kubectl kustomize deploy)', () => {
     expect(Boolean((byNode && selects(byNode.labelSelector?.matchLabels, podLabels(serve))) || antiByNode)).toBe(true);
   });
 
-  it('Prometheus scrape annotations on serve pods point at /metrics on the container port; workers have none', () => {
+  it('Prometheus scrape annotations on serve pods point at /metrics on the private metrics port; workers have none', () => {
     load();
     const annotations = serve.spec!.template.metadata!.annotations ?? {};
     expect(annotations['prometheus.io/scrape']).toBe('true');
     expect(annotations['prometheus.io/path']).toBe('/metrics');
-    expect(annotations['prometheus.io/port']).toBe(String(containersOf(serve)[0]!.ports!.find((p) => p.name === 'http')!.containerPort));
+    expect(annotations['prometheus.io/port']).toBe(String(containersOf(serve)[0]!.ports!.find((p) => p.name === 'metrics')!.containerPort));
     // A worker serves no HTTP; a scrape target there would only ever be down.
     expect(worker.spec!.template.metadata!.annotations?.['prometheus.io/scrape']).toBeUndefined();
     expect(containersOf(worker)[0]!.ports ?? []).toEqual([]);

@@ -33,8 +33,8 @@ async function spawnWorker(): Promise<ChildProcess> {
 
 async function seedUsers(n: number): Promise<string[]> {
   const tag = randomBytes(4).toString('hex');
-  const res = await q<{ id: string }>(sql`insert into users (id, tenant_id, email, display_name)
-    select gen_random_uuid(), ${t.tenantId}, ${tag} || '-' || i || '@crash.test', 'Crash ' || i from generate_series(1, ${n}) i returning id`);
+  const res = await q<{ id: string }>(sql`insert into users (id, tenant_id, email, email_key, display_name)
+    select gen_random_uuid(), ${t.tenantId}, ${tag} || '-' || i || '@crash.test', ${tag} || '-' || i || '@crash.test', 'Crash ' || i from generate_series(1, ${n}) i returning id`);
   return res.map((r) => r.id);
 }
 

@@ -17,8 +17,8 @@ const q = async <T = any>(query: ReturnType<typeof sql>): Promise<T[]> => ((awai
 /** `n` users of the test tenant, inserted in one statement. */
 async function seedUsers(n: number): Promise<string[]> {
   const tag = randomBytes(4).toString('hex');
-  const res = await q<{ id: string }>(sql`insert into users (id, tenant_id, email, display_name)
-    select gen_random_uuid(), ${t.tenantId}, ${tag} || '-' || i || '@bulk.test', 'Bulk ' || i from generate_series(1, ${n}) i returning id`);
+  const res = await q<{ id: string }>(sql`insert into users (id, tenant_id, email, email_key, display_name)
+    select gen_random_uuid(), ${t.tenantId}, ${tag} || '-' || i || '@bulk.test', ${tag} || '-' || i || '@bulk.test', 'Bulk ' || i from generate_series(1, ${n}) i returning id`);
   return res.map((r) => r.id);
 }
 

@@ -22,6 +22,8 @@ export const users = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
     email: text('email').notNull(),
+    /** The one case folding of the email (text/index.ts foldCase): uniqueness, sign-in lookup and throttle compare it. */
+    emailKey: text('email_key').notNull(),
     displayName: text('display_name').notNull(),
     status: text('status', { enum: ['active', 'suspended'] }).notNull().default('active'),
     passwordHash: text('password_hash'),
@@ -29,8 +31,8 @@ export const users = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
-    // Emails are unique per tenant ignoring case; lookups go through lower(email).
-    uniqueIndex('users_tenant_email_ci').on(t.tenantId, sql`lower(${t.email})`),
+    // Emails are unique per tenant under the one folding (SPEC §8); lookups go through email_key.
+    uniqueIndex('users_tenant_email_key').on(t.tenantId, t.emailKey),
     index('users_tenant_created').on(t.tenantId, t.createdAt, t.id),
   ],
 );

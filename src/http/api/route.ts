@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError, type FieldError } from '../../errors/index.ts';
+import { cleanInput } from '../../text/index.ts';
 import type { Access } from '../../services/authority.ts';
 import { accessOf } from './access.ts';
 import type { Principal } from './principal.ts';
@@ -61,7 +62,14 @@ function fieldErrors(where: string, error: z.ZodError): FieldError[] {
 
 function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
   if (!schema) return {} as T;
-  const result = schema.safeParse(value);
+  // One text normaliser for every string of every route (SPEC §8): NFC, and 400 for what it refuses.
+  const cleaned = cleanInput(value);
+  if (cleaned.problems.length) {
+    throw new AppError(400, 'validation_failed', `the request ${where} is not valid`, {
+      errors: cleaned.problems.map((p) => ({ path: [where, ...p.path].join('.'), message: p.message })),
+    });
+  }
+  const result = schema.safeParse(cleaned.value);
   if (!result.success) throw new AppError(400, 'validation_failed', `the request ${where} is not valid`, { errors: fieldErrors(where, result.error) });
   return result.data;
 }

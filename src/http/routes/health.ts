@@ -6,6 +6,8 @@ export interface HealthDeps {
   /** The same monitor that gates the OIDC endpoints, so /readyz and the gate never disagree. */
   health: HealthMonitor;
   registry: Registry;
+  /** False when /metrics has its own listener (TESSERA_METRICS_PORT): then the public port doesn't serve it. */
+  metrics: boolean;
 }
 
 /** Liveness, readiness and Prometheus metrics. */
@@ -21,9 +23,11 @@ export function healthRoutes(deps: HealthDeps): Router {
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks };
   });
-  router.get('/metrics', async (ctx) => {
-    ctx.type = deps.registry.contentType;
-    ctx.body = await deps.registry.metrics();
-  });
+  if (deps.metrics) {
+    router.get('/metrics', async (ctx) => {
+      ctx.type = deps.registry.contentType;
+      ctx.body = await deps.registry.metrics();
+    });
+  }
   return router;
 }

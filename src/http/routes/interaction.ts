@@ -5,16 +5,17 @@ import type Provider from 'oidc-provider';
 import { isCapability } from '../../catalogue/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { BrandingLookup } from '../../services/branding.ts';
-import type { LoginFailureReason, RateLimit, SignIn } from '../../services/signIn.ts';
+import type { RateLimit, SignIn } from '../../services/signIn.ts';
 import type { TesseraClientFields } from '../../oidc/clients.ts';
 import { readForm } from '../form.ts';
 import { consentPage, loginPage, messagePage } from '../../views/pages.ts';
 
-export type { LoginFailureReason, RateLimit } from '../../services/signIn.ts';
+export type { RateLimit } from '../../services/signIn.ts';
 
 /** What the sign-in pages report (app/metrics.ts counts it); kept free of prom-client so routes don't depend on it. */
 export interface SignInMetrics {
-  loginFailed(reason: LoginFailureReason): void;
+  /** Deliberately without the reason (CHECKLIST 36): the audit log has it, for admins. */
+  loginFailed(): void;
   rateLimited(limit: RateLimit): void;
 }
 
@@ -98,7 +99,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return page('Too many attempts. Wait a few minutes and try again.', 429);
     }
     if (!outcome.ok) {
-      deps.metrics?.loginFailed(outcome.reason);
+      deps.metrics?.loginFailed();
       deps.logger.info({ tenantId, reason: outcome.reason, client }, 'sign-in failed');
       return page(GENERIC_FAILURE);
     }
