@@ -14,6 +14,7 @@ import {
   type RoleCounts,
   type RoleRow,
 } from '../queries/roles.ts';
+import { skeleton } from '../text/index.ts';
 import type { AuditLog } from './audit.ts';
 import type { TenantChange } from './change.ts';
 import { type AssignmentEngine, type Assignee, type AssigneeSet, type AssignmentResult } from './assignments.ts';
@@ -81,9 +82,14 @@ export function normaliseCapabilities(ids: readonly string[]): string[] {
   return closeUnderRequires(ids);
 }
 
+const SYSTEM_SKELETONS = new Map(SYSTEM_ROLES.map((r) => [skeleton(r.name), r.name]));
+
 function validateName(name: string): string {
   const trimmed = name.trim();
   if (trimmed.length < 1 || trimmed.length > NAME_MAX) throw unprocessable('invalid_name', `name must be 1-${NAME_MAX} characters after trimming`);
+  // A custom role that looks like a system role ("Оwner" in Cyrillic, "0wner", "Ówner") would mislead whoever assigns it.
+  const lookalike = SYSTEM_SKELETONS.get(skeleton(trimmed));
+  if (lookalike) throw conflict('role_name_taken', `"${trimmed}" looks like the system role "${lookalike}"`);
   return trimmed;
 }
 

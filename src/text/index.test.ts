@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cleanInput, cleanText, foldCase, textProblem } from './index.ts';
+import { cleanInput, cleanText, foldCase, isCalendarDateTime, skeleton, textProblem } from './index.ts';
 
 describe('the text normaliser', () => {
   it.each([
@@ -51,4 +51,21 @@ describe('the one case folding', () => {
     expect(foldCase('jose\u0301@example.com')).toBe(foldCase('jos\u00E9@example.com'));
     expect(foldCase('bob@example.com')).not.toBe(key);
   });
+});
+
+describe('skeletons of look-alike names', () => {
+  it('maps look-alikes of a name to one skeleton and keeps different names apart', () => {
+    const owner = skeleton('Owner');
+    for (const variant of ['Оwner', 'OWNER', 'Ówner', '0wner', 'Ｏｗｎｅｒ', 'Own-er', 'ⲞWNER']) expect(skeleton(variant), variant).toBe(owner);
+    expect(skeleton('Administrat0r')).toBe(skeleton('Administrator'));
+    expect(skeleton('Viewers')).not.toBe(skeleton('Viewer'));
+    expect(skeleton('Branding editor')).not.toBe(owner);
+  });
+});
+
+describe('calendar date-times', () => {
+  it.each(['2024-02-29T00:00:00Z', '2023-12-31T23:59:59.123456Z', '2026-11-29T21:00:00+01:00', '2026-11-29 21:00:00.5+00'])('accepts %s', (v) => expect(isCalendarDateTime(v)).toBe(true));
+  it.each(['2024-02-30T00:00:00Z', '2023-02-29T00:00:00Z', '0000-01-01T00:00:00Z', '2024-13-01T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01', 'soon'])('refuses %s', (v) =>
+    expect(isCalendarDateTime(v)).toBe(false),
+  );
 });

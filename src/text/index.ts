@@ -1,3 +1,4 @@
+import { remove as removeConfusables } from 'confusables';
 /**
  * The one text normaliser (SPEC §8 "Text input"). Every string that reaches
  * a service from outside (admin API params, queries and bodies, the sign-in
@@ -72,4 +73,38 @@ export function cleanInput(value: unknown, path: string[] = []): { value: unknow
     return v;
   };
   return { value: walk(value, path), problems };
+}
+
+/**
+ * A name's skeleton for look-alike checks (in the spirit of UTS #39): compatibility
+ * forms folded, confusable letters from other scripts mapped to Latin (the
+ * `confusables` table), marks, spacing and punctuation dropped, case folded,
+ * and the digit and letter shapes that pass for each other (0/o, 1/l/i) merged.
+ * Two names with the same skeleton look the same to a person.
+ */
+export function skeleton(value: string): string {
+  return removeConfusables(value.normalize('NFKC'))
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[\s\p{P}\p{S}]+/gu, '')
+    .replace(/0/g, 'o')
+    .replace(/[1i|]/g, 'l');
+}
+
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):?(\d{2})?)$/i;
+
+/**
+ * True for an ISO 8601 date-time that exists on the calendar, in years
+ * 1000–9999: JavaScript's Date quietly rolls 2024-02-30 over to March, and
+ * Postgres refuses year 0, so both are caught here rather than as a 500.
+ */
+export function isCalendarDateTime(value: string): boolean {
+  const m = DATE_TIME.exec(value);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (year < 1000 || month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return false;
+  if (Number(m[7] ?? 0) > 23 || Number(m[8] ?? 0) > 59) return false;
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return day >= 1 && day <= daysInMonth;
 }

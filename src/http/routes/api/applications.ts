@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Services } from '../../../services/index.ts';
 import type { ClientRoleRow, ClientRow } from '../../../queries/clients.ts';
-import { decodeCursor, page, pageQuery } from '../../api/pagination.ts';
+import { CURSORS, decodeCursor, page, pageQuery } from '../../api/pagination.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { assignmentResult, isoDate, pageOf, slug } from './schemas.ts';
 
@@ -91,7 +91,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
       query: z.strictObject(pageQuery),
       response: pageOf(applicationView),
       handler: async ({ access, query }) => {
-        const { rows, limit } = await clients.list(access, { limit: query.limit, after: decodeCursor(query.cursor) });
+        const { rows, limit } = await clients.list(access, { limit: query.limit, after: decodeCursor(query.cursor, CURSORS.application) });
         const p = page(rows, limit, (r) => ({ k: r.sortKey, id: r.id }));
         return { items: p.items.map(view), next_cursor: p.next_cursor };
       },

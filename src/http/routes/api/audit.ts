@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Services } from '../../../services/index.ts';
 import { badRequest } from '../../../errors/index.ts';
 import type { AuditRow } from '../../../queries/audit.ts';
-import { decodeCursor, page, pageQuery } from '../../api/pagination.ts';
+import { CURSORS, decodeCursor, page, pageQuery } from '../../api/pagination.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { auditFilterFields, toAuditFilter } from './auditFilter.ts';
 import { pageOf } from './schemas.ts';
@@ -44,7 +44,7 @@ function view(e: AuditRow): z.infer<typeof eventView> {
 
 /** The cursor's key is the last seq seen; anything else was not issued by this API. */
 function beforeSeq(cursor: string | undefined): number | undefined {
-  const c = decodeCursor(cursor);
+  const c = decodeCursor(cursor, CURSORS.sequence);
   if (!c) return undefined;
   if (!/^[1-9][0-9]{0,15}$/.test(c.k)) throw badRequest('invalid_cursor', 'the cursor is not one this API issued');
   return Number(c.k);

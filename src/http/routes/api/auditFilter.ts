@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { isCalendarDateTime } from '../../../text/index.ts';
 import type { AuditFilter } from '../../../services/auditEvents.ts';
 
 const when = z
   .union([z.iso.datetime({ offset: true }), z.iso.date()], { message: 'must be an ISO 8601 date or date-time with offset' })
+  .refine((s) => isCalendarDateTime(s.length === 10 ? `${s}T00:00:00Z` : s), 'must be a date that exists, in years 1000-9999')
   .transform((s) => new Date(s));
 const text = z.string().min(1).max(200);
 

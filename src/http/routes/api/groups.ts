@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Services } from '../../../services/index.ts';
-import { decodeCursor, page, pageQuery } from '../../api/pagination.ts';
+import { CURSORS, decodeCursor, page, pageQuery } from '../../api/pagination.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { assignmentResult, idList, isoDate, pageOf, slug, uuid } from './schemas.ts';
 
@@ -38,7 +38,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       query: z.strictObject({ ...pageQuery, query: z.string().trim().min(1).max(100).optional() }),
       response: pageOf(groupView),
       handler: async ({ access, query }) => {
-        const after = decodeCursor(query.cursor);
+        const after = decodeCursor(query.cursor, CURSORS.named);
         const rows = await groups.list(access, { limit: query.limit, query: query.query, after: after && { name: after.k, id: after.id } });
         return page(rows, query.limit, (g) => ({ k: g.name, id: g.id }));
       },
@@ -94,7 +94,7 @@ export function groupRoutes(deps: { services: Services; [k: string]: unknown }):
       query: z.strictObject(pageQuery),
       response: pageOf(memberView),
       handler: async ({ access, params, query }) => {
-        const after = decodeCursor(query.cursor);
+        const after = decodeCursor(query.cursor, CURSORS.named);
         const rows = await groups.members(access, params.id, { limit: query.limit, after: after && { email: after.k, id: after.id } });
         return page(rows, query.limit, (m) => ({ k: m.email, id: m.id }));
       },

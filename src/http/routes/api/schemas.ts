@@ -1,10 +1,14 @@
 import { z } from 'zod';
+import { isCalendarDateTime } from '../../../text/index.ts';
 
 /** Shared request pieces of the admin API. */
 export const uuid = z.uuid({ message: 'must be a UUID' });
 export const slug = z.string().min(1).max(64);
 export const idList = (max = 1_000) => z.array(uuid).max(max);
-export const isoDate = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset' }).transform((s) => new Date(s));
+export const isoDate = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset' })
+  .refine(isCalendarDateTime, 'must be a date-time that exists, in years 1000-9999')
+  .transform((s) => new Date(s));
 
 export const assigneeSet = z.strictObject({
   users: idList().optional(),

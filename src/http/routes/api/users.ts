@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Services } from '../../../services/index.ts';
 import { userView } from '../../../services/users.ts';
-import { decodeCursor, page, pageQuery } from '../../api/pagination.ts';
+import { CURSORS, decodeCursor, page, pageQuery } from '../../api/pagination.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { assignmentResult, isoDate, pageOf, slug, uuid } from './schemas.ts';
 
@@ -50,7 +50,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       response: pageOf(userResponse),
       handler: async ({ access, query }) => {
         const { limit, cursor, ...filter } = query;
-        const rows = await users.list(access, filter, decodeCursor(cursor), limit + 1);
+        const rows = await users.list(access, filter, decodeCursor(cursor, CURSORS.created), limit + 1);
         const out = page(rows, limit, (u) => ({ k: u.position, id: u.id }));
         return { items: out.items.map(userView), next_cursor: out.next_cursor };
       },
