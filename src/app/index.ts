@@ -245,6 +245,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
         keys,
         services: core.services,
         feedHub,
+        secret: cookieKeys[0]!,
       }),
     ];
     const { handler, app } = createHttpHandler({

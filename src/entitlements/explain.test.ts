@@ -23,19 +23,20 @@ describe('explainEntitlement', () => {
     });
     const out = explainEntitlement(g, { directRoles: [{ roleId: 'r-view', expiresAt: null }], groups: ['leaf'] }, now);
     expect(out).toEqual([
-      { id: 'audit:export', paths: [{ type: 'group', groups: ['leaf', 'root'], roleId: 'r-export' }] },
+      { id: 'audit:export', paths: [{ type: 'group', groups: ['leaf', 'root'], roleId: 'r-export', chains: 1 }], path_count: 1 },
       {
         id: 'audit:read',
         paths: [
-          { type: 'group', groups: ['leaf', 'root'], roleId: 'r-export' },
+          { type: 'group', groups: ['leaf', 'root'], roleId: 'r-export', chains: 1 },
           { type: 'dependency', of: 'audit:export' },
         ],
+        path_count: 2,
       },
-      { id: 'users:view', paths: [{ type: 'direct', roleId: 'r-view' }] },
+      { id: 'users:view', paths: [{ type: 'direct', roleId: 'r-view' }], path_count: 1 },
     ]);
   });
 
-  it('reports every chain when a group has several parents', () => {
+  it('counts every chain when a group has several parents, and lists the shortest', () => {
     const g = graph({
       groupParents: new Map([
         ['leaf', ['a', 'b']],
@@ -45,10 +46,8 @@ describe('explainEntitlement', () => {
       groupRoles: new Map([['root', [{ roleId: 'r-view', expiresAt: null }]]]),
     });
     const [view] = explainEntitlement(g, { directRoles: [], groups: ['leaf'] }, now);
-    expect(view!.paths).toEqual([
-      { type: 'group', groups: ['leaf', 'a', 'root'], roleId: 'r-view' },
-      { type: 'group', groups: ['leaf', 'b', 'root'], roleId: 'r-view' },
-    ]);
+    expect(view!.paths).toEqual([{ type: 'group', groups: ['leaf', 'a', 'root'], roleId: 'r-view', chains: 2 }]);
+    expect(view!.path_count).toBe(2);
   });
 
   it('terminates on cycles and reports each chain once', () => {
@@ -59,7 +58,7 @@ describe('explainEntitlement', () => {
       ]),
       groupRoles: new Map([['b', [{ roleId: 'r-view', expiresAt: null }]]]),
     });
-    expect(groupChains(g, ['a'], now)).toEqual([{ groups: ['a', 'b'], roleId: 'r-view', expiresAt: null }]);
+    expect(groupChains(g, ['a'], now)).toEqual([{ groups: ['a', 'b'], roleId: 'r-view', expiresAt: null, chains: 1 }]);
     expect(explainEntitlement(g, { directRoles: [], groups: ['a'] }, now)[0]!.paths).toHaveLength(1);
   });
 
@@ -78,8 +77,17 @@ describe('explainEntitlement', () => {
     expect(explainEntitlement(g, subject, now).map((c) => c.id)).toEqual(resolveEntitlement(g, subject, now).capabilities);
   });
 
-  it('bounds the number of chains', () => {
-    const g = graph({ groupRoles: new Map([['g', [{ roleId: 'r-view', expiresAt: null }, { roleId: 'r-export', expiresAt: null }]]]) });
-    expect(groupChains(g, ['g'], now, 1)).toHaveLength(1);
+  it('is linear on a ladder of nested groups whose chains double per layer (CHECKLIST 31)', () => {
+    // Two groups per layer, each nested under both groups of the next layer; the role sits at the top.
+    const layers = 60;
+    const parents = new Map<string, string[]>();
+    for (let l = 0; l < layers - 1; l++) for (const side of ['a', 'b']) parents.set(`${l}${side}`, [`${l + 1}a`, `${l + 1}b`]);
+    const g = graph({ groupParents: parents, groupRoles: new Map([[`${layers - 1}a`, [{ roleId: 'r-view', expiresAt: null }]]]) });
+    const [view] = explainEntitlement(g, { directRoles: [], groups: ['0a'] }, now);
+    // 2^(layers - 2) chains reach the top group: counted (capped), not enumerated.
+    expect(view!.path_count).toBe(Math.min(2 ** (layers - 2), Number.MAX_SAFE_INTEGER));
+    expect(view!.paths).toHaveLength(1);
+    expect(view!.paths[0]).toMatchObject({ type: "group", groups: expect.any(Array) });
+    expect((view!.paths[0] as { groups: readonly string[] }).groups).toHaveLength(layers);
   });
 });

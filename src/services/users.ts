@@ -53,7 +53,7 @@ export const userView = (u: UserRow): UserView => ({
 });
 
 export type GroupRef = { id: string; name: string };
-export type ExplainedPath = { type: 'direct'; role: string } | { type: 'group'; groups: GroupRef[]; role: string } | { type: 'dependency'; of: string };
+export type ExplainedPath = { type: 'direct'; role: string } | { type: 'group'; groups: GroupRef[]; role: string; chains: number } | { type: 'dependency'; of: string };
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -214,14 +214,14 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
             const role = roleById.get(c.roleId);
             if (!role) return [];
             const path = [...c.groups].reverse().map((id) => ({ id, name: names.get(id) ?? '' }));
-            return [{ slug: role.slug, name: role.name, type: role.type, group_path: path, expires_at: c.expiresAt === null ? null : new Date(c.expiresAt).toISOString() }];
+            return [{ slug: role.slug, name: role.name, type: role.type, group_path: path, path_count: c.chains, expires_at: c.expiresAt === null ? null : new Date(c.expiresAt).toISOString() }];
           }),
           capabilities: [...resolveEntitlement(graph, links, now).capabilities],
         };
       });
     },
 
-    /** Effective capabilities, each with every path that grants it when `explain` is set. */
+    /** Effective capabilities; with `explain`, the paths that grant each (bounded, with the full count), in time linear in the group graph. */
     async capabilities({ tenantId }: Access, userId: string, explain: boolean) {
       const now = Date.now();
       return change.read(async (tx) => {
@@ -238,9 +238,9 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
           p.type === 'direct'
             ? { type: 'direct', role: slugOf.get(p.roleId) ?? p.roleId }
             : p.type === 'group'
-              ? { type: 'group', groups: p.groups.map((id) => ({ id, name: names.get(id) ?? '' })), role: slugOf.get(p.roleId) ?? p.roleId }
+              ? { type: 'group', groups: p.groups.map((id) => ({ id, name: names.get(id) ?? '' })), role: slugOf.get(p.roleId) ?? p.roleId, chains: p.chains }
               : { type: 'dependency', of: p.of };
-        return { capabilities: explained.map((c) => ({ id: c.id, paths: c.paths.map(shape) })) };
+        return { capabilities: explained.map((c) => ({ id: c.id, paths: c.paths.map(shape), path_count: c.path_count })) };
       });
     },
 

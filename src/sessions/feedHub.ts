@@ -10,7 +10,8 @@ export interface FeedListener {
 }
 
 /** Stream entry ids ("<ms>-<seq>") in order; false for anything that is not one. */
-export const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+/** A Redis stream entry id whose parts fit in 64 bits (Redis refuses larger ones); 15 digits keep it exact in JS too. */
+export const STREAM_ID = /^\d{1,15}-\d{1,15}$/;
 
 /** Orders two Redis stream entry ids. */
 export function compareStreamIds(a: string, b: string): number {

@@ -277,7 +277,7 @@ describe('roles and capabilities of a user', () => {
     expect(res.status).toBe(200);
     expect(res.body.direct).toEqual([{ slug: 'viewer', name: expect.any(String), type: 'system', assigned_at: expect.any(String), expires_at: expect.any(String) }]);
     expect(res.body.via_groups).toEqual([
-      { slug: exporter, name: expect.any(String), type: 'custom', group_path: [parent, child].map((g) => ({ id: g.id, name: g.name })), expires_at: null },
+      { slug: exporter, name: expect.any(String), type: 'custom', group_path: [parent, child].map((g) => ({ id: g.id, name: g.name })), path_count: 1, expires_at: null },
     ]);
     expect(res.body.capabilities).toEqual(['applications:view', 'audit:export', 'audit:read', 'authentication:view', 'branding:view', 'mfa:view', 'reports:view', 'users:view']);
   });
@@ -288,7 +288,7 @@ describe('roles and capabilities of a user', () => {
     const res = await owner.get(`/users/${userId}/capabilities?explain=true`);
     expect(res.status).toBe(200);
     const byId = new Map((res.body.capabilities as { id: string; paths: unknown[] }[]).map((c) => [c.id, c.paths]));
-    const groupPath = { type: 'group', groups: [child, parent].map((g) => ({ id: g.id, name: g.name })), role: exporter };
+    const groupPath = { type: 'group', groups: [child, parent].map((g) => ({ id: g.id, name: g.name })), role: exporter, chains: 1 };
     expect(byId.get('audit:export')).toEqual([groupPath]);
     expect(byId.get('audit:read')).toEqual(expect.arrayContaining([{ type: 'direct', role: 'viewer' }, groupPath, { type: 'dependency', of: 'audit:export' }]));
     expect(byId.get('users:view')).toEqual([{ type: 'direct', role: 'viewer' }]);

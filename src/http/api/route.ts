@@ -3,7 +3,8 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError, type FieldError } from '../../errors/index.ts';
 import { cleanInput } from '../../text/index.ts';
-import type { Access } from '../../services/authority.ts';
+import { missingFrom, type Access } from '../../services/authority.ts';
+import type { Idempotency } from './idempotency.ts';
 import { accessOf } from './access.ts';
 import type { Principal } from './principal.ts';
 
@@ -74,9 +75,6 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: strin
   return result.data;
 }
 
-/** Largest body any route accepts; a route may set a smaller `bodyLimit`. */
-export const BODY_LIMIT = 8 * 1024 * 1024;
-
 /** Reads the raw request body once, with a size limit. */
 export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   if (ctx.state.rawBody) return ctx.state.rawBody as Buffer;
@@ -106,8 +104,13 @@ async function readJson(ctx: Context, limit: number): Promise<unknown> {
   }
 }
 
-/** Registers route definitions on a Koa router with capability checks and validation. */
-export function mountRoutes(router: Router, routes: readonly RouteDef[]): void {
+/**
+ * Registers route definitions on a Koa router: the route's capabilities in the
+ * token, the caller's Access, the body within the route's limit, then (for a
+ * POST with Idempotency-Key) a replay that only a caller who holds the route's
+ * capabilities now can get, then validation and the handler.
+ */
+export function mountRoutes(router: Router, routes: readonly RouteDef[], opts: { idempotency?: Idempotency } = {}): void {
   for (const def of routes) {
     router[def.method](def.path, async (ctx) => {
       const principal = ctx.state.principal as Principal;
@@ -115,19 +118,34 @@ export function mountRoutes(router: Router, routes: readonly RouteDef[]): void {
       if (missing.length) {
         throw new AppError(403, 'insufficient_scope', `this operation requires ${missing.join(', ')}`, { required: def.capabilities });
       }
-      const params = parse(def.params, ctx.params, 'params');
-      const query = parse(def.query, ctx.query, 'query');
-      const raw = def.body ? await readJson(ctx, def.bodyLimit ?? 256 * 1024) : undefined;
-      const body = def.body ? parse(def.body, raw, 'body') : undefined;
       const access = await accessOf(principal);
-      const result = await def.handler({ params, query, body, principal, access, ctx });
-      if (result === STREAMED) return;
-      if (result === undefined) {
-        ctx.status = def.status ?? 204;
-        return;
+      const limit = def.bodyLimit ?? 256 * 1024;
+      const raw = def.body || ctx.get('idempotency-key') ? await readBody(ctx, limit) : undefined;
+      const run = raw && opts.idempotency ? await beginIdempotent(opts.idempotency, ctx, access, def, raw) : undefined;
+      if (run?.replayed) return;
+      try {
+        const params = parse(def.params, ctx.params, 'params');
+        const query = parse(def.query, ctx.query, 'query');
+        const body = def.body ? parse(def.body, await readJson(ctx, limit), 'body') : undefined;
+        const result = await def.handler({ params, query, body, principal, access, ctx });
+        if (result === STREAMED) return;
+        if (result === undefined) ctx.status = def.status ?? 204;
+        else {
+          ctx.status = def.status ?? 200;
+          ctx.body = result;
+        }
+      } catch (err) {
+        await run?.release();
+        throw err;
       }
-      ctx.status = def.status ?? 200;
-      ctx.body = result;
+      await run?.store(ctx.status, ctx.body);
     });
   }
+}
+
+/** A replay is the first answer again: only for a caller who still holds the route's capabilities (CHECKLIST 37). */
+async function beginIdempotent(store: Idempotency, ctx: Context, access: Access, def: RouteDef, raw: Buffer) {
+  const lost = missingFrom(access, def.capabilities);
+  if (lost.length && ctx.get('idempotency-key')) throw new AppError(403, 'insufficient_scope', `this operation requires ${lost.join(', ')}`, { required: def.capabilities });
+  return store.begin(ctx, access, raw);
 }

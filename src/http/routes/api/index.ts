@@ -10,7 +10,7 @@ import type { RedisKeys } from '../../../redis/keys.ts';
 import type { Revocations } from '../../../sessions/revocations.ts';
 import type { Services } from '../../../services/index.ts';
 import { AppError } from '../../../errors/index.ts';
-import { idempotency } from '../../api/idempotency.ts';
+import { createIdempotency } from '../../api/idempotency.ts';
 import { buildOpenApi } from '../../api/openapi.ts';
 import { authenticate } from '../../api/principal.ts';
 import { mountRoutes, type RouteDef } from '../../api/route.ts';
@@ -38,6 +38,8 @@ export interface ApiDeps {
   keys: RedisKeys;
   services: Services;
   feedHub: FeedHub;
+  /** A server secret shared by every process (the cookie key): idempotent responses are encrypted under keys derived from it. */
+  secret: string;
 }
 
 /** Every admin API operation, in the order the OpenAPI document lists them. */
@@ -59,7 +61,7 @@ export function apiRoutes(deps: ApiDeps): RouteDef[] {
   ];
 }
 
-/** The admin API under /api/v1: OpenAPI document, authentication, idempotency, routes, problem 404s. */
+/** The admin API under /api/v1: OpenAPI document, authentication, routes (with idempotency), problem 404s. */
 export function apiRouter(deps: ApiDeps): Router {
   const routes = apiRoutes(deps);
   const document = buildOpenApi(routes, { issuer: deps.config.issuer, version: '1' });
@@ -68,8 +70,7 @@ export function apiRouter(deps: ApiDeps): Router {
     ctx.body = document;
   });
   router.use(authenticate(deps));
-  router.use(idempotency({ redis: deps.redis, keys: deps.keys }));
-  mountRoutes(router, routes);
+  mountRoutes(router, routes, { idempotency: createIdempotency({ redis: deps.redis, keys: deps.keys, secret: deps.secret }) });
   router.all('/{*rest}', () => {
     throw new AppError(404, 'not_found', 'no such admin API operation');
   });

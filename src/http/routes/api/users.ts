@@ -32,7 +32,7 @@ const listQuery = z.strictObject({
 const groupRef = z.object({ id: z.string(), name: z.string() });
 const rolesResponse = z.object({
   direct: z.array(z.object({ slug: z.string(), name: z.string(), type: z.string(), assigned_at: z.string(), expires_at: z.string().nullable() })),
-  via_groups: z.array(z.object({ slug: z.string(), name: z.string(), type: z.string(), group_path: z.array(groupRef), expires_at: z.string().nullable() })),
+  via_groups: z.array(z.object({ slug: z.string(), name: z.string(), type: z.string(), group_path: z.array(groupRef), path_count: z.number().int(), expires_at: z.string().nullable() })),
   capabilities: z.array(z.string()),
 });
 
