@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownerAccess } from '../support/access.ts';
@@ -168,5 +169,30 @@ describe('logs', () => {
       .filter((l) => l.includes(refusedId))
       .map((l) => JSON.parse(l) as { msg?: string });
     expect(lines.map((l) => l.msg).sort()).toEqual(['request', 'token request refused']);
+  });
+
+  it('a database error in a statement that binds a password hash logs neither the hash nor the password (CHECKLIST 38)', async () => {
+    const { services, db } = a.server.core;
+    const userId = (await services.users.create(ownerAccess(a.tenantId), { email: `refused-${Date.now()}@example.test` })).id;
+    const trigger = `tessera_test_refuse_${userId.replaceAll('-', '')}`;
+    // A real failure inside the UPDATE that carries the new Argon2 hash, for this one user only.
+    await db.execute(sql.raw(`create or replace function tessera_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'refused by a test trigger'; end $$`));
+    await db.execute(sql.raw(`create trigger ${trigger} before update on users for each row when (new.id = '${userId}') execute function tessera_test_refuse()`));
+    try {
+      const api = adminApi(b, await serviceToken(b, a.admin.id, a.admin.secret));
+      const password = `never-logged-${Date.now()}`;
+      const requestId = `hash-${Date.now()}`;
+      const res = await api.call('POST', `/users/${userId}/password`, { password }, { 'x-request-id': requestId });
+      expect(res.status).toBe(500);
+      expect(JSON.stringify(res.body)).not.toMatch(/argon2|refused by a test trigger|users/);
+      await new Promise((r) => setTimeout(r, 300));
+      const lines = proc.output().split('\n').filter((l) => l.includes(requestId));
+      // The error itself was logged, with its SQLSTATE, so operators still see what failed.
+      expect(lines.some((l) => l.includes('P0001'))).toBe(true);
+      expect(lines.join('\n')).not.toContain('$argon2id$');
+      expect(proc.output()).not.toContain(password);
+    } finally {
+      await db.execute(sql.raw(`drop trigger if exists ${trigger} on users`));
+    }
   });
 });
