@@ -62,7 +62,9 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   const versions = createTenantVersions({ redis, keys, epoch });
   const revocations = createRevocations({ db, redis, keys, epoch, versions });
   const producers = createProducers({ redis: target, prefix: keys.bullPrefix() });
-  const services = createServices({ db, redis, keys, versions, revocations, producers, scheduleExpiry: createExpiryScheduler({ producers, logger }), logger, exports: { driver: dbh.driver, config: auditExportConfig(config) } });
+  const services = createServices({ db, redis, keys, versions, revocations, producers, scheduleExpiry: createExpiryScheduler({ producers, logger }),
+    jobLimits: { audit_export: config.TESSERA_MAX_ACTIVE_EXPORTS, bulk_role_assignment: config.TESSERA_MAX_ACTIVE_BULK_JOBS },
+    logger, exports: { driver: dbh.driver, config: auditExportConfig(config) } });
   const { audit, change } = services;
   return {
     config,

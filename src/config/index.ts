@@ -60,6 +60,9 @@ const schema = z
     /** Where finished audit exports are written; defaults to `<TESSERA_DATA_DIR>/exports`. */
     TESSERA_EXPORT_DIR: optionalString,
     /** How long an audit export can be downloaded before its file is deleted. */
+    // Per-tenant concurrency of expensive jobs (SPEC §8): queued or running at once; more is 429 with Retry-After.
+    TESSERA_MAX_ACTIVE_EXPORTS: z.coerce.number().int().min(1).max(1_000).default(3),
+    TESSERA_MAX_ACTIVE_BULK_JOBS: z.coerce.number().int().min(1).max(1_000).default(2),
     TESSERA_EXPORT_TTL_HOURS: z.coerce.number().positive().max(8_760).default(168),
     TESSERA_TRUST_PROXY: z
       .enum(['true', 'false'])

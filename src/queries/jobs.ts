@@ -1,5 +1,5 @@
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
-import type { Executor } from '../db/client.ts';
+import { rows, type Executor } from '../db/client.ts';
 import { jobs } from '../db/schema/index.ts';
 
 export type JobRow = typeof jobs.$inferSelect;
@@ -34,4 +34,15 @@ export async function findStaleJobs(db: Executor, staleSeconds: number, limit = 
     .from(jobs)
     .where(and(inArray(jobs.status, ['queued', 'running']), lt(jobs.updatedAt, sql`now() - make_interval(secs => ${staleSeconds})`)))
     .limit(limit);
+}
+
+/** Serialises job submissions of one type in one tenant, so the active count below can't be raced. */
+export async function lockTenantJobs(db: Executor, tenantId: string, type: JobRow['type']): Promise<void> {
+  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`jobs:${tenantId}:${type}`}, 0))`);
+}
+
+/** Jobs of one type in one tenant that are queued or running. */
+export async function countActiveJobs(db: Executor, tenantId: string, type: JobRow['type']): Promise<number> {
+  const res = await rows<{ n: number }>(db, sql`select count(*)::int as n from jobs where tenant_id = ${tenantId} and type = ${type} and status in ('queued', 'running')`);
+  return res[0]?.n ?? 0;
 }

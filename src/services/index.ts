@@ -2,7 +2,7 @@ import type { Database } from '../db/client.ts';
 import type { TenantVersions } from '../cache/tenantVersions.ts';
 import type { Revocations } from '../sessions/revocations.ts';
 import type { Redis } from 'ioredis';
-import { createJobService, type JobQueue } from './jobs.ts';
+import { createJobService, type JobQueue, type JobType } from './jobs.ts';
 import type { RedisKeys } from '../redis/keys.ts';
 import { createFeedPublisher } from '../sessions/feed.ts';
 import { createPurger } from '../sessions/purge.ts';
@@ -21,14 +21,14 @@ import type { Logger } from '../log/index.ts';
 import { createAuditExportService, type AuditExportConfig } from './auditExports/index.ts';
 
 /** Builds the business services once; everything that changes data goes through them. */
-export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: JobQueue; scheduleExpiry: ScheduleExpiry; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig } }) {
+export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: JobQueue; scheduleExpiry: ScheduleExpiry; jobLimits?: Partial<Record<JobType, number>>; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig } }) {
   const audit: AuditLog = createAuditLog();
   const change: TenantChange = createTenantChange({ db: deps.db, versions: deps.versions });
   const assignments = createAssignmentEngine({ audit, scheduleExpiry: deps.scheduleExpiry });
   const roles = createRoleService({ change, audit, assignments });
   const feed = createFeedPublisher({ redis: deps.redis, keys: deps.keys });
   const sessions = createSessionService({ redis: deps.redis, keys: deps.keys, purger: createPurger(deps), revocations: deps.revocations, feed, change, audit });
-  const jobs = createJobService({ db: deps.db, producers: deps.producers });
+  const jobs = createJobService({ db: deps.db, producers: deps.producers, limits: deps.jobLimits });
   return {
     jobs,
     audit,

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Tx } from '../db/client.ts';
-import { notFound, unavailable } from '../errors/index.ts';
+import { AppError, notFound, unavailable } from '../errors/index.ts';
 import { isBackingServiceError } from '../errors/backing.ts';
-import { findJob, findTenantJob, insertJob, updateJob, type JobRow } from '../queries/jobs.ts';
+import { countActiveJobs, findJob, findTenantJob, insertJob, lockTenantJobs, updateJob, type JobRow } from '../queries/jobs.ts';
 import type { Access } from './authority.ts';
 
 export type JobType = JobRow['type'];
+
+/** What a 429 for a tenant at its job limit suggests as Retry-After. */
+export const RETRY_AFTER_SECONDS = 10;
 
 /** The API shape of a job. */
 export interface JobView {
@@ -43,13 +46,24 @@ export const QUEUE_OF = { bulk_role_assignment: 'bulk-role-assignments', audit_e
  * queued; if Redis can't take it, the row is marked failed and the caller
  * gets 503, so nothing is left waiting that will never run.
  */
-export function createJobService(deps: { db: Database; producers: JobQueue }) {
+export function createJobService(deps: { db: Database; producers: JobQueue; limits?: Partial<Record<JobType, number>> }) {
   const { db, producers } = deps;
   return {
     async submit(input: { access: Access; type: JobType; input: unknown; total: number }, inTx?: (tx: Tx, job: JobRow) => Promise<void>): Promise<JobView> {
       const { tenantId, actor } = input.access;
       const id = randomUUID();
       const job = await db.transaction(async (tx) => {
+        // Expensive work has a per-tenant concurrency limit (SPEC §8 "Bounded cost"), counted under a lock.
+        const limit = deps.limits?.[input.type];
+        if (limit !== undefined) {
+          await lockTenantJobs(tx, tenantId, input.type);
+          if ((await countActiveJobs(tx, tenantId, input.type)) >= limit) {
+            throw new AppError(429, 'too_many_jobs', `this tenant already has ${limit} ${input.type.replace(/_/g, ' ')} jobs queued or running; retry when one has finished`, {
+              limit,
+              retry_after: RETRY_AFTER_SECONDS,
+            });
+          }
+        }
         const row = await insertJob(tx, { id, tenantId, type: input.type, actorType: actor.type, actorId: actor.id, input: input.input as object, progressTotal: input.total });
         await inTx?.(tx, row);
         return row;

@@ -24,6 +24,7 @@ export function problemErrors(logger: Logger): Middleware {
       if (err instanceof AppError) {
         if (!err.expose) logger.error({ err, requestId: ctx.state.requestId }, 'service error');
         const detail = err.expose ? err.message : 'the service is unavailable, retry shortly';
+        if (err.status === 429 && typeof err.details.retry_after === 'number') ctx.set('Retry-After', String(err.details.retry_after));
         writeProblem(ctx, err.status, err.code, detail, err.expose ? err.details : {});
         return;
       }
