@@ -23,6 +23,8 @@ export interface ExampleOptions {
   /** Base URL to reach Tessera at, when it differs from `issuer`. Defaults to `issuer`. */
   tesseraUrl?: string;
   audience: string;
+  /** The tenant whose tokens the API accepts (its id, the tokens' `tid`); `'any'` only for an API that serves every tenant. */
+  tenants: readonly string[] | 'any';
   /** The scope GET /reports requires. */
   scope?: string;
   feedClient?: { id: string; secret: string };
@@ -51,6 +53,7 @@ export function createExampleApi(opts: ExampleOptions) {
   const verifier = createTokenVerifier({
     issuer: opts.issuer,
     audience: opts.audience,
+    tenants: opts.tenants,
     jwksUri: `${base}/jwks`,
     ...(opts.feedClient ? { revocations: { streamUrl: `${base}/api/v1/revocations/stream`, getToken: feedTokens(base, opts.feedClient) } } : {}),
   });
@@ -85,9 +88,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     issuer: env.TESSERA_ISSUER ?? 'http://localhost:3000',
     ...(env.TESSERA_URL ? { tesseraUrl: env.TESSERA_URL } : {}),
     audience: env.API_AUDIENCE ?? 'http://localhost:4000',
+    // The bootstrap banner prints the tenant id ("Tenant: default (<id>)").
+    tenants: env.TESSERA_TENANT_ID ? env.TESSERA_TENANT_ID.split(',') : 'any',
     scope: env.API_SCOPE ?? 'reports:view',
     ...(env.FEED_CLIENT_ID && env.FEED_CLIENT_SECRET ? { feedClient: { id: env.FEED_CLIENT_ID, secret: env.FEED_CLIENT_SECRET } } : {}),
   });
+  if (!env.TESSERA_TENANT_ID) process.stderr.write('TESSERA_TENANT_ID is not set: accepting tokens of every tenant of the issuer\n');
   const url = await api.listen(Number(env.PORT ?? 4000), env.HOST ?? '127.0.0.1');
   process.stdout.write(`example API on ${url}/reports\n`);
   const stop = () => void api.close().then(() => process.exit(0));

@@ -62,7 +62,9 @@ function interactionPolicyWithRevocation() {
   const policy = interactionPolicy.base();
   const { Check } = interactionPolicy;
   policy.get('login')!.checks.push(
-    new Check('session_revoked', 'the session can no longer be used, sign in again', (ctx) =>
+    // login_required, not interaction_required: with prompt=none the RP must learn that a sign-in is
+    // needed (OIDC Core §3.1.2.6), e.g. a session of another tenant at this tenant's client.
+    new Check('session_revoked', 'the session can no longer be used, sign in again', 'login_required', (ctx) =>
       ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
   );
@@ -150,6 +152,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     features: {
       // Sign-in pages are Tessera's own (http/routes/interaction.ts).
       devInteractions: { enabled: false },
+      // Off, and so not advertised: a sender-constrained token is only worth issuing if every place that
+      // accepts Tessera tokens (admin API, introspection, the resource-server helper, RPs' APIs) checks
+      // the proof. Until that holds end to end, DPoP would promise a binding nobody enforces (README).
+      dPoP: { enabled: false },
       clientCredentials: { enabled: true },
       // Cast: @types/oidc-provider only admits introspection alongside rich authorization requests.
       introspection: { enabled: true, allowedPolicy: introspectionAllowed } as never,

@@ -33,6 +33,13 @@ export interface TokenVerifierOptions {
   issuer: string;
   /** This API's resource indicator: tokens for any other audience are refused. */
   audience: string;
+  /**
+   * The tenant ids (`tid`) whose tokens this API accepts (CHECKLIST 35): the same
+   * audience may be registered in several tenants, and a token of another tenant
+   * must not pass with the capabilities it carries there. `'any'` accepts every
+   * tenant of the issuer, for an API that serves them all and checks `tenantId` itself.
+   */
+  tenants: readonly string[] | 'any';
   /** Defaults to `<issuer>/jwks`. */
   jwksUri?: string;
   algorithms?: string[];
@@ -96,12 +103,15 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
           typ: 'at+jwt',
           algorithms,
           clockTolerance: opts.clockTolerance ?? 0,
-          requiredClaims: ['exp', 'iat', 'sub', 'client_id'],
+          requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'tid'],
         }));
       } catch (err) {
         throw new TokenError(401, 'invalid_token', err instanceof joseErrors.JWTExpired ? 'the access token has expired' : 'the access token is not valid for this API');
       }
       const tenantId = String(claims.tid ?? '');
+      if (opts.tenants !== 'any' && !opts.tenants.includes(tenantId)) throw new TokenError(401, 'invalid_token', 'the access token is for another tenant');
+      // A sender-constrained (DPoP) token presented as a plain bearer token is refused: its proof isn't here (CHECKLIST 34).
+      if (claims.cnf !== undefined) throw new TokenError(401, 'invalid_token', 'a sender-constrained token needs its proof of possession');
       const revoked = revokedAt.get(`${tenantId} ${claims.sub}`);
       if (revoked !== undefined && claims.iat! <= revoked) throw new TokenError(401, 'invalid_token', 'the access token has been revoked');
       const granted = new Set(String(claims.scope ?? '').split(' ').filter(Boolean));

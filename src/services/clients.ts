@@ -17,6 +17,7 @@ import {
 } from '../queries/clients.ts';
 import { isCapability } from '../catalogue/closure.ts';
 import type { AuditLog } from './audit.ts';
+import type { SessionService } from './sessions.ts';
 import { assertDominates, assertHolds, missingFrom, type Access } from './authority.ts';
 import type { TenantChange } from './change.ts';
 import { generateClientSecret, hashClientSecret } from './credentials.ts';
@@ -114,8 +115,8 @@ function firstPartyScopes(access: Access, requested: string[] | null): string[] 
 }
 
 /** Applications (OIDC clients) of one tenant. Ids of other tenants read as unknown (404). */
-export function createClientService(deps: { change: TenantChange; audit: AuditLog; db: Database }) {
-  const { change, audit } = deps;
+export function createClientService(deps: { change: TenantChange; audit: AuditLog; db: Database; sessions: Pick<SessionService, 'recordRevocation' | 'afterRevocation'> }) {
+  const { change, audit, sessions } = deps;
 
   async function requireClient(tx: Tx, tenantId: string, id: string, lock = false): Promise<ClientRow> {
     const client = await findTenantClient(tx, tenantId, id, lock);
@@ -195,8 +196,10 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
 
     async remove(access: Access, id: string): Promise<void> {
       const { tenantId, actor } = access;
+      const at = new Date();
       await change(tenantId, async (tx) => {
         const client = await requireTarget(tx, access, id, 'delete this application');
+        await sessions.recordRevocation(tx, access, { type: 'client', id }, at, 'deleted');
         const roles = await listClientRoles(tx, id);
         await deleteClient(tx, id);
         await audit.record(tx, tenantId, {
@@ -206,6 +209,7 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
           data: { type: client.type, ...settings(client), prior_roles: roles.map((r) => r.slug) },
         });
       });
+      await sessions.afterRevocation(tenantId, id, at, 'client');
     },
 
     /** A new secret, shown once; the old one stops working as soon as this returns. */
@@ -224,13 +228,22 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
     /** Disables or re-enables a client; repeating the current state changes and records nothing. */
     async setDisabled(access: Access, clientId: string, disabled: boolean): Promise<ClientRow> {
       const { tenantId, actor } = access;
-      return change(tenantId, async (tx) => {
+      const at = new Date();
+      let revoked = false;
+      const out = await change(tenantId, async (tx) => {
         const client = await requireTarget(tx, access, clientId, disabled ? 'disable this application' : 're-enable this application');
         if (client.disabled === disabled) return client;
         const after = (await setClientDisabled(tx, clientId, disabled))!;
         await audit.record(tx, tenantId, { actor, action: disabled ? 'application.disabled' : 'application.enabled', target: target(clientId) });
+        // Disabling takes the same revocation path as a revoke-all: its tokens issued until now stay refused after re-enabling.
+        if (disabled) {
+          await sessions.recordRevocation(tx, access, { type: 'client', id: clientId }, at, 'disabled');
+          revoked = true;
+        }
         return after;
       });
+      if (revoked) await sessions.afterRevocation(tenantId, clientId, at, 'client');
+      return out;
     },
 
     /** Roles assigned directly to the client. */

@@ -37,7 +37,7 @@ export function createServices(deps: { db: Database; redis: Redis; keys: RedisKe
     sessions,
     assignments,
     users: createUserService({ db: deps.db, change, audit, assignments, sessions }),
-    clients: createClientService({ db: deps.db, change, audit }),
+    clients: createClientService({ db: deps.db, change, audit, sessions }),
     groups: createGroupService({ db: deps.db, change, audit, roles }),
     tenants: createTenantService({ change, audit }),
     auditEvents: createAuditEventService({ change }),

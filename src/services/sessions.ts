@@ -64,24 +64,39 @@ export function createSessionService(deps: {
     return { sessions: members.filter((k) => k.includes(':Session:')).length, grants: members.filter((k) => k.includes(':Grant:')).length };
   }
 
-  /** Everything after the revocation time is committed (and mirrored): announce, purge. */
-  async function afterRevocation(tenantId: string, userId: string, at: Date): Promise<PurgeCounts> {
-    await feed.publish(tenantId, userId, at);
-    return purger.all(userId);
+  /**
+   * Everything after the revocation time is committed (and mirrored): announce it on the feed, then
+   * purge a user's sessions, grants and tokens (a client has none of its own to purge).
+   */
+  async function afterRevocation(tenantId: string, subject: string, at: Date, kind: 'user' | 'client' = 'user'): Promise<PurgeCounts | undefined> {
+    await feed.publish(tenantId, subject, at);
+    return kind === 'user' ? purger.all(subject) : undefined;
   }
 
   return {
     afterRevocation,
 
     /**
-     * Records a revoke-all inside the caller's transaction (suspension uses this, after its own
-     * dominance check); call afterRevocation after commit.
+     * The one revocation path (SPEC §7 "Every trigger, one path"): revoke-all, suspension, deletion,
+     * an admin password reset, and disabling or deleting a client all record the subject's revocation
+     * time and a `sessions.revoked_all` event inside the caller's transaction (after its dominance
+     * check); the caller then calls afterRevocation once committed.
      */
-    async recordRevokeAll(tx: Tx, access: Access, userId: string, at: Date, reason: string): Promise<void> {
+    async recordRevocation(tx: Tx, access: Access, target: { type: 'user' | 'client'; id: string }, at: Date, reason: string): Promise<void> {
       const { tenantId, actor } = access;
-      const counts = await indexCounts(userId);
-      await revocations.record(tx, tenantId, userId, at);
-      await audit.record(tx, tenantId, { actor, action: 'sessions.revoked_all', target: { type: 'user', id: userId }, data: { ...counts, reason, revoked_at: at.toISOString() } });
+      const counts = target.type === 'user' ? await indexCounts(target.id) : { sessions: 0, grants: 0 };
+      await revocations.record(tx, tenantId, target.id, at);
+      await audit.record(tx, tenantId, {
+        actor,
+        action: 'sessions.revoked_all',
+        target: { type: target.type === 'user' ? 'user' : 'application', id: target.id },
+        data: { ...counts, reason, revoked_at: at.toISOString() },
+      });
+    },
+
+    /** recordRevocation for a user. */
+    recordRevokeAll(tx: Tx, access: Access, userId: string, at: Date, reason: string): Promise<void> {
+      return this.recordRevocation(tx, access, { type: 'user', id: userId }, at, reason);
     },
 
     async list({ tenantId }: Access, userId: string): Promise<SessionView[]> {
@@ -135,7 +150,7 @@ export function createSessionService(deps: {
         await requireTarget(tx, access, userId, 'revoke this user’s sessions');
         await this.recordRevokeAll(tx, access, userId, at, reason);
       });
-      const counts = await afterRevocation(tenantId, userId, at);
+      const counts = (await afterRevocation(tenantId, userId, at))!;
       return { revoked_at: at.toISOString(), ...counts };
     },
   };

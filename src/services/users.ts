@@ -169,13 +169,17 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
     /** Deletes a user; 409 last_owner when that would leave the tenant without an active Owner user. */
     async remove(access: Access, userId: string): Promise<void> {
       const { tenantId, actor } = access;
+      const at = new Date();
       await change(tenantId, (tx) =>
         guardingOwners(tx, tenantId, async () => {
           const user = await requireTarget(tx, access, userId, 'delete this user');
+          // Deletion is a revoke-all too: tokens already issued are refused everywhere that listens.
+          await sessions.recordRevokeAll(tx, access, userId, at, 'deleted');
           await deleteUser(tx, userId);
           await audit.record(tx, tenantId, { actor, action: 'user.deleted', target: { type: 'user', id: userId }, data: { email: user.email } });
         }),
       );
+      await sessions.afterRevocation(tenantId, userId, at);
     },
 
     setStatus,
@@ -185,12 +189,16 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
     async setPassword(access: Access, userId: string, password: string): Promise<void> {
       const { tenantId, actor } = access;
       const hash = await hashPassword(password);
+      const at = new Date();
       await change(tenantId, async (tx) => {
         await requireTarget(tx, access, userId, 'reset this user’s password');
         await updateUserPassword(tx, userId, hash);
+        // A password set by an admin ends every session: whoever held the old one is signed out (SPEC §7).
+        await sessions.recordRevokeAll(tx, access, userId, at, 'password_reset');
         // The password itself is never recorded, not even hashed.
         await audit.record(tx, tenantId, { actor, action: 'user.password_reset', target: { type: 'user', id: userId } });
       });
+      await sessions.afterRevocation(tenantId, userId, at);
     },
 
     /** Direct roles, roles through group chains (holder first), and the effective capabilities; expired assignments left out. */

@@ -37,7 +37,7 @@ beforeAll(async () => {
   t = await startTessera();
   owner = await ownerApi(t);
   await t.server.core.db.insert(resourceServers).values({ tenantId: t.tenantId, indicator: AUDIENCE, name: 'Reports', accessTokenFormat: 'jwt' });
-  api = createExampleApi({ issuer: t.issuer, audience: AUDIENCE, scope: 'reports:view', feedClient: t.admin });
+  api = createExampleApi({ issuer: t.issuer, audience: AUDIENCE, tenants: [t.tenantId], scope: 'reports:view', feedClient: t.admin });
   base = await api.listen(await freePort());
   await api.verifier.ready;
 });

@@ -59,6 +59,8 @@ export function authenticate(deps: {
       ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw invalidToken(e instanceof joseErrors.JWTExpired ? 'the access token has expired' : 'the access token is not valid for this API');
     }
+    // DPoP is off; a token bound to a key (cnf) is never accepted as a plain bearer token (CHECKLIST 34).
+    if (payload.cnf !== undefined) throw invalidToken('a sender-constrained token needs its proof of possession');
     const tenantId = String(payload.tid);
     const clientId = String(payload.client_id);
     const sub = String(payload.sub);

@@ -74,9 +74,20 @@ export function jobRoutes(deps: { jobs: JobService }): RouteDef[] {
             await new Promise((r) => setTimeout(r, POLL_MS));
             job = await jobs.get(access, params.id).catch(() => job);
           }
-          out.end();
+          clearTimeout(expiry);
+          if (!out.writableEnded) out.end();
         };
-        ctx.res.once('close', () => (stopped = true));
+        // Like the revocation feed, the stream ends when the token that opened it expires (SPEC §7):
+        // a subscriber whose access was revoked stops hearing; a live one reconnects with a fresh token.
+        const expiry = setTimeout(() => {
+          stopped = true;
+          out.end();
+        }, Math.max(0, principal.expiresAt * 1000 - Date.now()));
+        expiry.unref();
+        ctx.res.once('close', () => {
+          stopped = true;
+          clearTimeout(expiry);
+        });
         ctx.req.socket.setTimeout(0);
         ctx.status = 200;
         ctx.type = 'text/event-stream';
