@@ -96,9 +96,10 @@ describe('audit events', () => {
     expect(system.length).toBeGreaterThan(0);
     expect(system.every((e) => e.actor.type === 'system')).toBe(true);
     const byActor = await list(`actor_id=${t.admin.id}`);
-    expect(byActor.map((e) => e.action).sort()).toEqual(['application.created', 'application.created', 'application.created', 'application.disabled', 'role.assigned'].sort());
+    // Disabling a client is a revocation too (SPEC §7): its sessions.revoked_all event targets the application.
+    expect(byActor.map((e) => e.action).sort()).toEqual(['application.created', 'application.created', 'application.created', 'application.disabled', 'role.assigned', 'sessions.revoked_all'].sort());
     const byTarget = await list(`target_type=application&target_id=${created[0]}`);
-    expect(byTarget.map((e) => e.action)).toEqual(['application.disabled', 'application.created']);
+    expect(byTarget.map((e) => e.action)).toEqual(['sessions.revoked_all', 'application.disabled', 'application.created']);
   });
 
   it('filters by time range', async () => {
