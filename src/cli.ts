@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, SIGNING_ALGS, type SigningAlg } from './config/index.ts';
 import { createLogger } from './log/index.ts';
 import { createCore, type Core } from './app/index.ts';
-import { RedisUnavailableError } from './app/redis.ts';
+import { StartupError } from './errors/startup.ts';
 import { bootstrapTenant, DEFAULT_TENANT, formatBootstrap } from './services/bootstrap.ts';
 import { systemAccess } from './services/authority.ts';
 import { findTenantBySlug } from './queries/tenants.ts';
@@ -252,7 +252,7 @@ main().then(
       process.stderr.write(`${err.message}\n`);
       process.exit(1);
     }
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof RedisUnavailableError) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof StartupError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }

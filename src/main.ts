@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './config/index.ts';
 import { createLogger, type Logger } from './log/index.ts';
-import { RedisUnavailableError } from './app/redis.ts';
+import { StartupError } from './errors/startup.ts';
 import { createCore, createServer } from './app/index.ts';
 import { startJobWorkers } from './app/workers.ts';
 
@@ -56,7 +56,7 @@ function onShutdown(logger: Logger, close: () => Promise<void>): void {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof RedisUnavailableError) {
+  if (err instanceof ConfigError || err instanceof StartupError) {
     process.stderr.write(`\n${err.message}\n\n`);
     process.exit(1);
   }

@@ -6,6 +6,7 @@ import type Router from '@koa/router';
 import Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import { openDatabase, type DbHandle } from '../db/client.ts';
+import { describeDatabaseError, describeListenError } from '../errors/startup.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { createTenantVersions } from '../cache/tenantVersions.ts';
 import { createRedisEpoch } from '../cache/redisEpoch.ts';
@@ -51,10 +52,15 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   let dbh: DbHandle;
   try {
     dbh = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.TESSERA_DATA_DIR, poolSize: config.TESSERA_DB_POOL_MAX });
-    await dbh.migrate();
+    try {
+      await dbh.migrate();
+    } catch (err) {
+      await dbh.close().catch(() => undefined);
+      throw err;
+    }
   } catch (err) {
     redis.disconnect();
-    throw err;
+    throw config.DATABASE_URL ? describeDatabaseError(err, config.DATABASE_URL) : err;
   }
   const db = dbh.db;
   const keys = createRedisKeys(config.TESSERA_REDIS_PREFIX);
@@ -291,8 +297,15 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       async listen(port = config.PORT, host = config.HOST) {
         server = createHttpServer(handler).listen(port, host);
         server.on('clientError', answerMalformedRequest);
-        await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject));
-        if (config.TESSERA_METRICS_PORT !== undefined) metricsServer = await listenMetrics(registry, config.TESSERA_METRICS_PORT, host);
+        await new Promise<void>((resolve, reject) => server!.once('listening', resolve).once('error', reject)).catch((err: unknown) => {
+          throw describeListenError(err, 'PORT', port, host);
+        });
+        if (config.TESSERA_METRICS_PORT !== undefined) {
+          const metricsPort = config.TESSERA_METRICS_PORT;
+          metricsServer = await listenMetrics(registry, metricsPort, host).catch((err: unknown) => {
+            throw describeListenError(err, 'TESSERA_METRICS_PORT', metricsPort, host);
+          });
+        }
         const address = server.address();
         const actual = typeof address === 'object' && address ? address.port : port;
         return { server, url: `http://127.0.0.1:${actual}` };

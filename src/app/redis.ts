@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { StartupError } from '../errors/startup.ts';
 import { describeTarget, newRedis, type RedisTarget } from '../redis/connection.ts';
 
 /**
@@ -19,7 +20,7 @@ export function createRedis(target: RedisTarget): Redis {
 }
 
 /** Thrown when Redis can't be reached at start; the message tells the operator what to do. */
-export class RedisUnavailableError extends Error {
+export class RedisUnavailableError extends StartupError {
   override name = 'RedisUnavailableError';
 }
 

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { lockDataDir } from './dataDirLock.ts';
 import * as schema from './schema/index.ts';
 
 export { schema };
@@ -55,7 +56,7 @@ export interface DbOptions {
   poolSize?: number;
 }
 
-/** Opens Postgres when a URL is given, otherwise embedded PGlite under `dataDir`. */
+/** Opens Postgres when a URL is given, otherwise embedded PGlite under `dataDir` (held by this process alone). */
 export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
   if (opts.databaseUrl) return openPg(opts.databaseUrl, opts.poolSize ?? 10);
   return openPglite(opts.dataDir);
@@ -98,7 +99,14 @@ async function openPglite(dataDir: string): Promise<DbHandle> {
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   const dir = join(resolve(dataDir), 'pgdata');
   mkdirSync(dir, { recursive: true });
-  const client = await PGlite.create(dir);
+  const lock = lockDataDir(resolve(dataDir));
+  let client: Awaited<ReturnType<typeof PGlite.create>>;
+  try {
+    client = await PGlite.create(dir);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const pdb = drizzle(client, { schema });
   return {
     db: pdb as unknown as Database,
@@ -111,6 +119,7 @@ async function openPglite(dataDir: string): Promise<DbHandle> {
     },
     async close() {
       await client.close();
+      lock.release();
     },
   };
 }

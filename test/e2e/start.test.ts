@@ -111,6 +111,82 @@ describe('npm start on a fresh checkout (no DATABASE_URL)', () => {
   });
 });
 
+/** Runs the CLI as `npm run cli` does, with a clean environment plus `env`. */
+function cli(args: string[], env: Record<string, string>) {
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+describe('one owner of the embedded database (SPEC §1, CHECKLIST fault 9)', () => {
+  it('a second start and a CLI write on a data directory a running Tessera holds are refused with a message; nothing is lost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-owner-'));
+    dirs.push(dir);
+    const env = { PORT: String(await freePort()), TESSERA_DATA_DIR: dir, REDIS_URL, TESSERA_REDIS_PREFIX: `to-${randomBytes(4).toString('hex')}:` };
+    const first = start(env);
+    await first.until('Tessera is listening');
+    try {
+      const second = start({ ...env, PORT: String(await freePort()) });
+      expect(await second.exited).toBe(1);
+      expect(second.errors()).toContain(`in use by another Tessera process (pid ${first.child.pid}`);
+      expect(second.errors()).toContain('DATABASE_URL');
+      expect(second.errors()).not.toMatch(/\n\s+at /);
+      const write = await cli(['create-user', '--tenant', 'default', '--email', 'late@example.test'], env);
+      expect(write.code).not.toBe(0);
+      expect(write.err).toContain('in use by another Tessera process');
+      expect(write.out).not.toMatch(/"id"/);
+    } finally {
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+    }
+    // With the server stopped the CLI owns the directory, and its write is there on the next start.
+    const write = await cli(['create-user', '--tenant', 'default', '--email', 'after@example.test'], env);
+    expect(write.code, write.err).toBe(0);
+    const again = await cli(['create-user', '--tenant', 'default', '--email', 'after@example.test'], env);
+    expect(again.err).toMatch(/email_taken|already exists/);
+  }, 120_000);
+});
+
+describe('start-up errors are one paragraph naming the variable and the fix (SPEC §1)', () => {
+  const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
+
+  it('an unreachable DATABASE_URL', async () => {
+    const run = start({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/tessera`, REDIS_URL });
+    expect(await run.exited).toBe(1);
+    expect(run.errors()).toMatch(/could not reach PostgreSQL at 127\.0\.0\.1:\d+ \(DATABASE_URL\)/);
+    noStack(run.errors());
+  });
+
+  it('a database that does not exist', async () => {
+    const name = `missing_${randomBytes(4).toString('hex')}`;
+    const run = start({ DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`, REDIS_URL });
+    expect(await run.exited).toBe(1);
+    expect(run.errors()).toContain(`The database "${name}" does not exist`);
+    expect(run.errors()).toContain('createdb');
+    noStack(run.errors());
+  });
+
+  it('a port in use', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const run = start({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: process.env.TESSERA_TEST_DATABASE_URL!, REDIS_URL, TESSERA_REDIS_PREFIX: `tp-${randomBytes(4).toString('hex')}:` });
+      expect(await run.exited).toBe(1);
+      expect(run.errors()).toContain(`Port ${port} on 127.0.0.1 (PORT) is already in use`);
+      noStack(run.errors());
+    } finally {
+      blocker.close();
+    }
+  }, 60_000);
+});
+
 describe('CLI', () => {
   it('verify-audit-chain passes on an intact chain and fails (exit 3) after tampering', async () => {
     const { startTessera } = await import('../support/tessera.ts');
