@@ -176,7 +176,12 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       registers: [registry],
     });
     const probes = countFailures({ postgres: () => core.dbh.ping(), redis: async () => void (await redis.ping()) }, (service) => backingErrors.inc({ service }));
-    const health = createHealthMonitor(probes);
+    const health = createHealthMonitor(probes, {
+      onChange(service, up) {
+        if (up) logger.info({ service }, `${service} is reachable again: Tessera has recovered and serves every endpoint`);
+        else logger.error({ service }, `${service} is unreachable: Tessera is failing closed (token, authorization and admin endpoints answer 503 until it is back)`);
+      },
+    });
     const onError = (err: unknown) => {
       logger.warn({ err: (err as Error)?.message }, 'backing service error during OIDC request');
       // Re-probe now rather than at the next tick, so the gate closes within milliseconds.

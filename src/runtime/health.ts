@@ -15,8 +15,21 @@ export interface HealthMonitor {
 
 const TIMEOUT = Symbol('probe timeout');
 
-export function createHealthMonitor(probes: Record<string, () => Promise<void>>, opts: { intervalMs?: number; timeoutMs?: number } = {}): HealthMonitor {
-  const state = new Map(Object.keys(probes).map((n) => [n, true]));
+export function createHealthMonitor(
+  probes: Record<string, () => Promise<void>>,
+  opts: { intervalMs?: number; timeoutMs?: number; onChange?: (name: string, up: boolean) => void } = {},
+): HealthMonitor {
+  const states = new Map(Object.keys(probes).map((n) => [n, true]));
+  // Every transition, and only transitions, is reported: one line when a dependency goes, one when it is back.
+  const state = {
+    set(name: string, up: boolean) {
+      if (states.get(name) === up) return;
+      states.set(name, up);
+      opts.onChange?.(name, up);
+    },
+    values: () => states.values(),
+    [Symbol.iterator]: () => states[Symbol.iterator](),
+  };
   const slow = new Map(Object.keys(probes).map((n) => [n, 0]));
   const timeout = opts.timeoutMs ?? 1_500;
   const probe = async (name: string, fn: () => Promise<void>) => {

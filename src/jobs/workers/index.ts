@@ -28,7 +28,20 @@ export function startWorkers(deps: { redis: RedisTarget; prefix: string; logger:
       stalledInterval: (deps.lockDuration ?? 30_000) / 2,
     });
     worker.on('failed', (job: Job | undefined, err) => deps.logger.warn({ queue: name, job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
-    worker.on('error', (err) => deps.logger.warn({ queue: name, err: err.message }, 'worker error'));
+    // BullMQ retries its connection and reports every failed attempt (dozens a second during an outage);
+    // one line a minute per queue says the same, with how many were folded into it.
+    let lastLogged = 0;
+    let folded = 0;
+    worker.on('error', (err) => {
+      const now = Date.now();
+      if (now - lastLogged < 60_000) {
+        folded += 1;
+        return;
+      }
+      deps.logger.warn({ queue: name, err: err.message, repeats: folded }, 'worker error (the queue connection is retried; repeats within a minute are not logged)');
+      lastLogged = now;
+      folded = 0;
+    });
     worker.on('completed', () => deps.counters?.completed(name));
     worker.on('failed', () => deps.counters?.failed(name));
     workers.push(worker);
