@@ -16,7 +16,7 @@
 # ---- build: compile TypeScript to dist/ ---------------------------------------------
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -28,7 +28,7 @@ RUN mkdir -p /image/var/lib/tessera/exports
 # ---- prod-deps: production node_modules only (tsx stays: it is a runtime dependency) --
 FROM node:20-bookworm-slim AS prod-deps
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # ---- demo: examples/koa-resource-server.ts, run with tsx (docker-compose `demo` profile)
