@@ -16,8 +16,11 @@
 # ---- build: compile TypeScript to dist/ ---------------------------------------------
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# argon2 and msgpackr-extract are compiled at install (README, "Install scripts"): their prebuilt
+# binaries are not trusted on this platform.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund --build-from-source
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -28,8 +31,9 @@ RUN mkdir -p /image/var/lib/tessera/exports
 # ---- prod-deps: production node_modules only (tsx stays: it is a runtime dependency) --
 FROM node:20-bookworm-slim AS prod-deps
 WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund --build-from-source && npm cache clean --force
 
 # ---- demo: examples/koa-resource-server.ts, run with tsx (docker-compose `demo` profile)
 FROM gcr.io/distroless/nodejs20-debian12:nonroot AS demo
