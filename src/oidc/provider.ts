@@ -61,6 +61,14 @@ async function noClientAuthIsInvalidClient(ctx: KoaContextWithOIDC, next: () => 
 function interactionPolicyWithRevocation() {
   const policy = interactionPolicy.base();
   const { Check } = interactionPolicy;
+  // A native client is asked for consent on every sign-in by default (its redirect can't prove who it
+  // is); a first-party native app is the operator's own and skips consent like other first-party
+  // clients (SPEC §6), its reach bounded by its allowed scopes (SPEC §4).
+  const nativePrompt = policy.get('consent')!.checks.get('native_client_prompt');
+  if (nativePrompt) {
+    const original = nativePrompt.check;
+    nativePrompt.check = (ctx) => ((ctx.oidc.client as unknown as TesseraClientFields | undefined)?.first_party ? Check.NO_NEED_TO_PROMPT : original(ctx));
+  }
   policy.get('login')!.checks.push(
     // login_required, not interaction_required: with prompt=none the RP must learn that a sign-in is
     // needed (OIDC Core §3.1.2.6), e.g. a session of another tenant at this tenant's client.

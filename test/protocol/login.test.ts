@@ -94,4 +94,28 @@ describe('sign-in page', () => {
     expect(redirect.origin + redirect.pathname).toBe(REDIRECT_URI);
     expect(redirect.searchParams.get('error')).toBe('access_denied');
   });
+
+  it('a first-party native client skips consent; a third-party native one is asked every time (SPEC §6)', async () => {
+    const { services } = t.server.core;
+    const signInWith = async (clientId: string) => {
+      const cfg = await discover(t.issuer, clientId);
+      const browser = new Browser();
+      const url = client.buildAuthorizationUrl(cfg, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const { res } = await browser.follow(url.toString(), t.issuer);
+      const form = parseForm(await res.text());
+      const after = await submit(browser, form.action, { ...form.fields, email: user.email, password: user.password });
+      return (await browser.follow(new URL(after.headers.get('location')!, t.issuer).toString(), t.issuer)).url;
+    };
+    const firstParty = await services.clients.create(ownerAccess(t.tenantId), { name: 'Our phone app', type: 'native', firstParty: true, redirectUris: [REDIRECT_URI] });
+    const landed = new URL(await signInWith(firstParty.client.id));
+    expect(landed.origin + landed.pathname).toBe(REDIRECT_URI);
+    expect(landed.searchParams.get('code')).toEqual(expect.any(String));
+    const thirdParty = await services.clients.create(ownerAccess(t.tenantId), { name: 'Their phone app', type: 'native', redirectUris: [REDIRECT_URI] });
+    expect(await signInWith(thirdParty.client.id)).toContain('/interaction/');
+  });
 });
