@@ -310,3 +310,25 @@ describe('every revocation trigger (CHECKLIST 40)', () => {
     }
   });
 });
+
+describe('prompt=none across tenants (issue 11)', () => {
+  it('a session of one tenant at another tenant’s client answers login_required, not interaction_required', async () => {
+    const email = `roamer-${randomBytes(3).toString('hex')}@example.test`;
+    const password = 'roaming password 1';
+    await owner.post('/users', { email, password });
+    const { browser } = await signIn(t.issuer, web, { email, password }, { scope: 'openid' });
+    const other = (await bootstrapTenant(t.server.core, { tenant: `elsewhere-${randomBytes(3).toString('hex')}` }))!;
+    const app = await t.server.core.services.clients.create(ownerAccess(other.tenant.id), { name: 'Elsewhere', type: 'web', firstParty: true, redirectUris: [REDIRECT_URI] });
+    const cfg = await discover(t.issuer, app.client.id, app.secret!);
+    const url = client.buildAuthorizationUrl(cfg, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      prompt: 'none',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const landed = new URL((await browser.follow(url.toString(), t.issuer)).url);
+    expect(landed.origin + landed.pathname).toBe(REDIRECT_URI);
+    expect(landed.searchParams.get('error')).toBe('login_required');
+  });
+});
