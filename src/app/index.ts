@@ -7,6 +7,7 @@ import Provider from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import { openDatabase, type DbHandle } from '../db/client.ts';
 import { describeDatabaseError, describeListenError } from '../errors/startup.ts';
+import { signingAlgs } from '../services/signingKeys.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { createTenantVersions } from '../cache/tenantVersions.ts';
 import { createRedisEpoch } from '../cache/redisEpoch.ts';
@@ -70,6 +71,7 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   const producers = createProducers({ redis: target, prefix: keys.bullPrefix() });
   const services = createServices({ db, redis, keys, versions, revocations, producers, scheduleExpiry: createExpiryScheduler({ producers, logger }),
     jobLimits: { audit_export: config.TESSERA_MAX_ACTIVE_EXPORTS, bulk_role_assignment: config.TESSERA_MAX_ACTIVE_BULK_JOBS },
+    idTokenAlgs: signingAlgs(config.TESSERA_SIGNING_ALG),
     logger, exports: { driver: dbh.driver, config: auditExportConfig(config) } });
   const { audit, change } = services;
   return {

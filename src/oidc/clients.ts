@@ -28,6 +28,7 @@ export function toClientMetadata(row: ClientRow): ClientMetadata & TesseraClient
     redirect_uris: row.redirectUris,
     post_logout_redirect_uris: row.postLogoutRedirectUris,
     ...(row.jwks ? { jwks: JSON.parse(row.jwks) } : {}),
+    ...(row.idTokenSignedResponseAlg ? { id_token_signed_response_alg: row.idTokenSignedResponseAlg as ClientMetadata['id_token_signed_response_alg'] } : {}),
     tenant_id: row.tenantId,
     first_party: row.firstParty,
     client_type: row.type,

@@ -1,6 +1,7 @@
 import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { KeySet } from '../services/signingKeys.ts';
+import { ID_TOKEN_DEFAULT_ALG, signingAlgs } from '../services/signingKeys.ts';
 import { verifyClientSecret } from '../services/credentials.ts';
 import type { BrandingLookup } from '../services/branding.ts';
 import { messagePage } from '../views/pages.ts';
@@ -106,7 +107,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     enabledJWA: {
       clientAuthSigningAlgValues: [...ASYMMETRIC],
-      idTokenSigningAlgValues: [...ASYMMETRIC],
+      // What Tessera keeps an active key for (services/signingKeys.ts): discovery lists exactly these.
+      idTokenSigningAlgValues: signingAlgs(alg),
       requestObjectSigningAlgValues: [...ASYMMETRIC],
       userinfoSigningAlgValues: [...ASYMMETRIC],
       introspectionSigningAlgValues: [...ASYMMETRIC],
@@ -114,7 +116,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
-      id_token_signed_response_alg: alg,
+      // RS256 unless the client registered another: OIDC Core §15.1 and Registration §2 make it the
+      // default every RP may assume (openid-client v5, express-openid-connect and others insist on it).
+      id_token_signed_response_alg: ID_TOKEN_DEFAULT_ALG,
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     },

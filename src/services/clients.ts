@@ -35,6 +35,8 @@ export interface CreateClientInput {
   allowedScopes?: string[] | null;
   tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
   jwks?: { keys: unknown[] };
+  /** The ID-token algorithm the client registers; unset means RS256. */
+  idTokenSignedResponseAlg?: string | null;
 }
 
 /** What an admin may change; the type is fixed at creation because it decides the grants. */
@@ -44,6 +46,7 @@ export interface UpdateClientInput {
   postLogoutRedirectUris?: string[];
   firstParty?: boolean;
   allowedScopes?: string[] | null;
+  idTokenSignedResponseAlg?: string | null;
 }
 
 /** The secret is returned once, here, and only its hash is stored. */
@@ -95,6 +98,7 @@ const settings = (c: ClientRow) => ({
   post_logout_redirect_uris: c.postLogoutRedirectUris,
   first_party: c.firstParty,
   allowed_scopes: c.allowedScopes,
+  id_token_signed_response_alg: c.idTokenSignedResponseAlg,
 });
 
 const target = (id: string) => ({ type: 'application', id });
@@ -115,8 +119,22 @@ function firstPartyScopes(access: Access, requested: string[] | null): string[] 
 }
 
 /** Applications (OIDC clients) of one tenant. Ids of other tenants read as unknown (404). */
-export function createClientService(deps: { change: TenantChange; audit: AuditLog; db: Database; sessions: Pick<SessionService, 'recordRevocation' | 'afterRevocation'> }) {
+export function createClientService(deps: {
+  change: TenantChange;
+  audit: AuditLog;
+  db: Database;
+  sessions: Pick<SessionService, 'recordRevocation' | 'afterRevocation'>;
+  /** The algorithms Tessera keeps a signing key for (services/signingKeys.ts signingAlgs). */
+  idTokenAlgs?: readonly string[];
+}) {
   const { change, audit, sessions } = deps;
+  const idTokenAlgs = deps.idTokenAlgs ?? ['RS256'];
+  /** A client may register only an algorithm Tessera has an active key for, or it could never get an ID token. */
+  const checkIdTokenAlg = (alg: string | null | undefined) => {
+    if (alg != null && !idTokenAlgs.includes(alg)) {
+      throw unprocessable('unsupported_id_token_alg', `id_token_signed_response_alg must be one of ${idTokenAlgs.join(', ')}`, { supported: idTokenAlgs });
+    }
+  };
 
   async function requireClient(tx: Tx, tenantId: string, id: string, lock = false): Promise<ClientRow> {
     const client = await findTenantClient(tx, tenantId, id, lock);
@@ -139,6 +157,7 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
       const postLogoutRedirectUris = input.postLogoutRedirectUris ?? [];
       validateRedirects(input.type, redirectUris, postLogoutRedirectUris);
       validateScopes(input.allowedScopes);
+      checkIdTokenAlg(input.idTokenSignedResponseAlg);
       const authMethod = CONFIDENTIAL.has(input.type) ? (input.tokenEndpointAuthMethod ?? 'client_secret_basic') : 'none';
       const secret = authMethod.startsWith('client_secret') ? (input.secret ?? generateClientSecret()) : null;
       const allowedScopes = skipsConsent({ type: input.type, firstParty: input.firstParty ?? false }) ? firstPartyScopes(access, input.allowedScopes ?? null) : (input.allowedScopes ?? null);
@@ -154,6 +173,7 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
           redirectUris,
           postLogoutRedirectUris,
           allowedScopes,
+          idTokenSignedResponseAlg: input.idTokenSignedResponseAlg ?? null,
           jwks: input.jwks ? JSON.stringify(input.jwks) : null,
         });
         await audit.record(tx, tenantId, { actor, action: 'application.created', target: target(client.id), data: { type: client.type, ...settings(client) } });
@@ -174,6 +194,7 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
     async update(access: Access, id: string, input: UpdateClientInput): Promise<ClientRow> {
       const { tenantId, actor } = access;
       validateScopes(input.allowedScopes);
+      checkIdTokenAlg(input.idTokenSignedResponseAlg);
       return change(tenantId, async (tx) => {
         const before = await requireTarget(tx, access, id, 'edit this application');
         validateRedirects(before.type, input.redirectUris ?? before.redirectUris, input.postLogoutRedirectUris ?? before.postLogoutRedirectUris);
@@ -187,6 +208,7 @@ export function createClientService(deps: { change: TenantChange; audit: AuditLo
           ...(input.postLogoutRedirectUris !== undefined ? { postLogoutRedirectUris: input.postLogoutRedirectUris } : {}),
           ...(input.firstParty !== undefined ? { firstParty: input.firstParty } : {}),
           ...(allowedScopes !== before.allowedScopes ? { allowedScopes } : {}),
+          ...(input.idTokenSignedResponseAlg !== undefined ? { idTokenSignedResponseAlg: input.idTokenSignedResponseAlg } : {}),
         };
         const after = await updateClient(tx, id, patch);
         await audit.record(tx, tenantId, { actor, action: 'application.updated', target: target(id), data: { before: settings(before), after: settings(after) } });

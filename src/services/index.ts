@@ -21,7 +21,7 @@ import type { Logger } from '../log/index.ts';
 import { createAuditExportService, type AuditExportConfig } from './auditExports/index.ts';
 
 /** Builds the business services once; everything that changes data goes through them. */
-export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: JobQueue; scheduleExpiry: ScheduleExpiry; jobLimits?: Partial<Record<JobType, number>>; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig } }) {
+export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: JobQueue; scheduleExpiry: ScheduleExpiry; jobLimits?: Partial<Record<JobType, number>>; idTokenAlgs?: readonly string[]; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig } }) {
   const audit: AuditLog = createAuditLog();
   const change: TenantChange = createTenantChange({ db: deps.db, versions: deps.versions });
   const assignments = createAssignmentEngine({ audit, scheduleExpiry: deps.scheduleExpiry });
@@ -37,7 +37,7 @@ export function createServices(deps: { db: Database; redis: Redis; keys: RedisKe
     sessions,
     assignments,
     users: createUserService({ db: deps.db, change, audit, assignments, sessions }),
-    clients: createClientService({ db: deps.db, change, audit, sessions }),
+    clients: createClientService({ db: deps.db, change, audit, sessions, ...(deps.idTokenAlgs ? { idTokenAlgs: deps.idTokenAlgs } : {}) }),
     groups: createGroupService({ db: deps.db, change, audit, roles }),
     tenants: createTenantService({ change, audit }),
     auditEvents: createAuditEventService({ change }),

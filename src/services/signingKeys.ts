@@ -29,6 +29,14 @@ export interface RotationPolicy {
   maxTokenSeconds: number;
 }
 
+/**
+ * The algorithms Tessera keeps an active key for: the access-token algorithm
+ * (TESSERA_SIGNING_ALG) and RS256, which signs ID tokens unless a client
+ * registered another (OIDC Core §15.1 makes it the one every RP may assume).
+ */
+export const ID_TOKEN_DEFAULT_ALG: SigningAlg = 'RS256';
+export const signingAlgs = (alg: SigningAlg): SigningAlg[] => [...new Set<SigningAlg>([alg, ID_TOKEN_DEFAULT_ALG])];
+
 export class KeyRotationError extends Error {
   override name = 'KeyRotationError';
 }
@@ -49,10 +57,15 @@ async function newKey(alg: SigningAlg) {
 export function toKeySet(rows: SigningKeyRow[], alg: SigningAlg, fallbackSigner?: string): KeySet | undefined {
   const active = rows.filter((r) => r.status === 'active' && r.alg === alg).at(-1) ?? rows.find((r) => r.kid === fallbackSigner);
   if (!active) return undefined;
+  // oidc-provider signs with the first key of the wanted algorithm, so every active key (the ID-token
+  // RS256 one too) comes before the retiring and staged keys of its algorithm.
   const rank = { active: 0, retiring: 1, staged: 2, retired: 3 } as const;
   const others = rows.filter((r) => r.kid !== active.kid).sort((a, b) => rank[a.status] - rank[b.status]);
   return { jwks: { keys: [active, ...others].map((r) => r.privateJwk as JWK) }, activeKid: active.kid };
 }
+
+/** True when every algorithm Tessera signs with has an active key. */
+const complete = (rows: SigningKeyRow[], alg: SigningAlg) => signingAlgs(alg).every((a) => rows.some((r) => r.status === 'active' && r.alg === a));
 
 /**
  * Ensures an active key of `alg` exists and returns the published key set. On
@@ -62,21 +75,29 @@ export function toKeySet(rows: SigningKeyRow[], alg: SigningAlg, fallbackSigner?
  * active key turns `retiring`.
  */
 export async function loadOrCreateKeys(db: Database, alg: SigningAlg): Promise<KeySet> {
-  const existing = toKeySet(await listPublishedKeys(db), alg);
-  if (existing) return existing;
+  const published = await listPublishedKeys(db);
+  if (complete(published, alg)) return toKeySet(published, alg)!;
   await db.transaction(async (tx) => {
     await lockBootstrap(tx);
     const rows = await listPublishedKeys(tx);
-    if (toKeySet(rows, alg)) return;
-    const staged = rows.find((r) => r.status === 'staged' && r.alg === alg);
-    if (staged) {
-      for (const old of rows.filter((r) => r.status === 'active')) await setKeyStatus(tx, old.kid, 'retiring');
-      await setKeyStatus(tx, staged.kid, 'active');
-      return;
+    if (complete(rows, alg)) return;
+    const needed = signingAlgs(alg);
+    if (!rows.some((r) => r.status === 'active' && r.alg === alg)) {
+      const staged = rows.find((r) => r.status === 'staged' && r.alg === alg);
+      if (staged) {
+        // The access-token algorithm changed: its staged key (published since it was staged) signs, and the
+        // active keys of algorithms no longer needed turn retiring (published until their tokens expire).
+        for (const old of rows.filter((r) => r.status === 'active' && !needed.includes(r.alg as SigningAlg))) await setKeyStatus(tx, old.kid, 'retiring');
+        await setKeyStatus(tx, staged.kid, 'active');
+      }
     }
-    const key = await newKey(alg);
-    // A previously active key of another algorithm stays published until rotated out.
-    await insertSigningKey(tx, { kid: key.kid, alg, status: 'active', privateJwk: key.privateJwk, publicJwk: key.publicJwk, activatedAt: new Date() });
+    const now = await listPublishedKeys(tx);
+    for (const a of needed) {
+      if (now.some((r) => r.status === 'active' && r.alg === a)) continue;
+      // A first start, or an installation from before ID tokens had their own key: a new key, active at once.
+      const key = await newKey(a);
+      await insertSigningKey(tx, { kid: key.kid, alg: a, status: 'active', privateJwk: key.privateJwk, publicJwk: key.publicJwk, activatedAt: new Date() });
+    }
   });
   return toKeySet(await listPublishedKeys(db), alg)!;
 }
@@ -115,8 +136,10 @@ export async function promoteKey(db: Database, kid: string, policy: RotationPoli
     const key = await findSigningKey(tx, kid);
     if (!key) throw new KeyRotationError(`no signing key "${kid}"`);
     if (key.status !== 'staged') throw new KeyRotationError(`key "${kid}" is ${key.status}; only a staged key can be promoted`);
-    if (key.alg !== policy.alg) {
-      throw new KeyRotationError(`key "${kid}" is ${key.alg} but TESSERA_SIGNING_ALG is ${policy.alg}; change the setting on every process first`);
+    if (!signingAlgs(policy.alg).includes(key.alg as SigningAlg)) {
+      throw new KeyRotationError(
+        `key "${kid}" is ${key.alg}, but Tessera signs with ${signingAlgs(policy.alg).join(' and ')} (TESSERA_SIGNING_ALG and ID tokens); change TESSERA_SIGNING_ALG on every process first`,
+      );
     }
     const ready = promotableAt(key, policy);
     if (!opts.force && ready > now) {

@@ -101,6 +101,8 @@ export const clients = pgTable(
     postLogoutRedirectUris: text('post_logout_redirect_uris').array().notNull().default(sql`'{}'::text[]`),
     /** Capability scopes this client may request; null means any catalogue capability. */
     allowedScopes: text('allowed_scopes').array(),
+    /** The client's registered ID-token algorithm; null means RS256 (OIDC Registration §2). */
+    idTokenSignedResponseAlg: text('id_token_signed_response_alg'),
     jwksUri: text('jwks_uri'),
     jwks: text('jwks'),
     disabled: boolean('disabled').notNull().default(false),

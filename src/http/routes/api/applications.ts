@@ -20,6 +20,7 @@ const applicationView = z.object({
   redirect_uris: z.array(z.string()),
   post_logout_redirect_uris: z.array(z.string()),
   allowed_scopes: z.array(z.string()).nullable(),
+  id_token_signed_response_alg: z.string().nullable(),
   disabled: z.boolean(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -39,6 +40,7 @@ function view(c: ClientRow): z.infer<typeof applicationView> {
     redirect_uris: c.redirectUris,
     post_logout_redirect_uris: c.postLogoutRedirectUris,
     allowed_scopes: c.allowedScopes,
+    id_token_signed_response_alg: c.idTokenSignedResponseAlg,
     disabled: c.disabled,
     created_at: c.createdAt.toISOString(),
     updated_at: c.updatedAt.toISOString(),
@@ -54,6 +56,8 @@ const createBody = z.strictObject({
   post_logout_redirect_uris: uris.optional(),
   first_party: z.boolean().optional(),
   allowed_scopes: scopes.nullable().optional(),
+  /** The ID-token algorithm (OIDC Registration §2); unset means RS256. */
+  id_token_signed_response_alg: z.enum(['ES256', 'EdDSA', 'PS256', 'RS256']).nullable().optional(),
 });
 
 const updateBody = z
@@ -63,6 +67,7 @@ const updateBody = z
     post_logout_redirect_uris: uris.optional(),
     first_party: z.boolean().optional(),
     allowed_scopes: scopes.nullable().optional(),
+    id_token_signed_response_alg: z.enum(['ES256', 'EdDSA', 'PS256', 'RS256']).nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'nothing to update');
 
@@ -113,6 +118,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
           ...(body.post_logout_redirect_uris ? { postLogoutRedirectUris: body.post_logout_redirect_uris } : {}),
           ...(body.first_party !== undefined ? { firstParty: body.first_party } : {}),
           ...(body.allowed_scopes !== undefined ? { allowedScopes: body.allowed_scopes } : {}),
+          ...(body.id_token_signed_response_alg !== undefined ? { idTokenSignedResponseAlg: body.id_token_signed_response_alg } : {}),
         });
         return { ...view(client), client_secret: secret };
       },
@@ -144,6 +150,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
             ...(body.post_logout_redirect_uris !== undefined ? { postLogoutRedirectUris: body.post_logout_redirect_uris } : {}),
             ...(body.first_party !== undefined ? { firstParty: body.first_party } : {}),
             ...(body.allowed_scopes !== undefined ? { allowedScopes: body.allowed_scopes } : {}),
+            ...(body.id_token_signed_response_alg !== undefined ? { idTokenSignedResponseAlg: body.id_token_signed_response_alg } : {}),
           }),
         ),
     }),
