@@ -250,10 +250,17 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
       });
     },
 
+    /** Everyone the role is assigned to directly, with ISO 8601 times (raw rows carry the driver's date format). */
     async assignments({ tenantId }: Access, slug: string) {
       return change.read(async (tx) => {
         const role = await requireRole(tx, tenantId, slug);
-        return listRoleAssignments(tx, role.id);
+        const rows = await listRoleAssignments(tx, role.id);
+        const times = <T extends { assigned_at: Date | string; expires_at: Date | string | null }>(r: T) => ({
+          ...r,
+          assigned_at: new Date(r.assigned_at).toISOString(),
+          expires_at: r.expires_at === null ? null : new Date(r.expires_at).toISOString(),
+        });
+        return { users: rows.users.map(times), groups: rows.groups.map(times), clients: rows.clients.map(times) };
       });
     },
 

@@ -125,6 +125,8 @@ describe('deleting an assigned role', () => {
     expect(res.body).toMatchObject({ deleted: 'old-home', reassigned_to: 'new-home' });
     const moved = await owner.get('/roles/new-home/assignments');
     expect(moved.body.users.map((u: { id: string }) => u.id)).toEqual([userId]);
+    // Times are ISO 8601, as everywhere in the API.
+    expect(moved.body.users[0].assigned_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect((await owner.delete('/roles/x?reassign_to=nowhere')).status).toBe(404);
   });
 });

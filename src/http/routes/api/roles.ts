@@ -23,6 +23,13 @@ const updateBody = z
   })
   .refine((b) => Object.keys(b).length > 0, 'nothing to update');
 
+const when = { assigned_at: z.string(), expires_at: z.string().nullable() };
+const roleAssignments = z.object({
+  users: z.array(z.object({ id: z.string(), email: z.string(), display_name: z.string(), ...when })),
+  groups: z.array(z.object({ id: z.string(), name: z.string(), ...when })),
+  clients: z.array(z.object({ id: z.string(), name: z.string(), ...when })),
+});
+
 /** Custom and system roles, and assignments made from the role (SPEC §4, §5). */
 export function roleRoutes(deps: { roles: RoleService }): RouteDef[] {
   const { roles } = deps;
@@ -88,6 +95,7 @@ export function roleRoutes(deps: { roles: RoleService }): RouteDef[] {
       summary: 'Users, groups and applications a role is assigned to directly',
       capabilities: VIEW,
       params: bySlug,
+      response: roleAssignments,
       handler: ({ access, params }) => roles.assignments(access, params.slug),
     }),
     route({
