@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, SIGNING_ALGS, type SigningAlg } from './config/index.ts';
 import { createLogger } from './log/index.ts';
 import { createCore, type Core } from './app/index.ts';
+import { REMOTE_COMMANDS, sendControl } from './app/control.ts';
 import { StartupError } from './errors/startup.ts';
 import { bootstrapTenant, DEFAULT_TENANT, formatBootstrap } from './services/bootstrap.ts';
 import { systemAccess } from './services/authority.ts';
@@ -237,7 +238,19 @@ async function main(): Promise<number> {
     return command ? 0 : 2;
   }
   const config = loadConfig();
-  const core = await createCore(config, createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL));
+  let core: Core;
+  try {
+    core = await createCore(config, createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL));
+  } catch (err) {
+    // The embedded database is held by a running Tessera: the commands it serves go through it.
+    if (err instanceof StartupError && err.code === 'data_dir_locked' && (REMOTE_COMMANDS as readonly string[]).includes(command)) {
+      const answer = await sendControl(config.TESSERA_DATA_DIR, command, { tenant: values.tenant, client: values.client });
+      if (!answer.ok) throw new UsageError(`the running Tessera refused: ${answer.error}`);
+      print(command === 'rotate-client-secret' ? `client_secret: ${(answer.result as { client_secret: string }).client_secret}` : answer.result);
+      return 0;
+    }
+    throw err;
+  }
   try {
     return await run(command, values, core);
   } finally {

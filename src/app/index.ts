@@ -99,6 +99,13 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
 
 export type Core = Awaited<ReturnType<typeof createCore>>;
 
+/** Printed on every start after the first: how to recover the printed-once credentials. */
+export const RECOVERY_HINT = [
+  '  Lost the admin client secret? Issue a new one (this works while Tessera runs):',
+  '    npm run cli -- rotate-client-secret --tenant default --client default-admin-automation',
+  '  Lost the Owner password? Sign in with the admin client and POST /api/v1/users/<owner id>/password (docs/quickstart.md).',
+].join('\n');
+
 /** Creates the tenant from TESSERA_BOOTSTRAP_* (or a default one on a first start). */
 export async function runBootstrap(core: Core): Promise<BootstrapResult | undefined> {
   const { config } = core;
@@ -158,7 +165,10 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
   const closeOnFailure: Array<() => Promise<void>> = [];
   try {
     const bootstrap = await runBootstrap(core);
-    if (bootstrap) (opts.printBootstrap ?? ((t) => process.stdout.write(`${t}\n`)))(formatBootstrap(config.issuer, bootstrap, { ownerPassword: !!config.TESSERA_BOOTSTRAP_OWNER_PASSWORD, clientSecret: !!config.TESSERA_BOOTSTRAP_CLIENT_SECRET }));
+    const print = opts.printBootstrap ?? ((t) => process.stdout.write(`${t}\n`));
+    if (bootstrap) print(formatBootstrap(config.issuer, bootstrap, { ownerPassword: !!config.TESSERA_BOOTSTRAP_OWNER_PASSWORD, clientSecret: !!config.TESSERA_BOOTSTRAP_CLIENT_SECRET }));
+    // Credentials are printed once; a restart says how to get new ones instead of leaving a newcomer stuck.
+    else print(RECOVERY_HINT);
 
     const [keyRing, cookieSecret] = await Promise.all([
       createKeyRing({ db, redis, channel: keys.signingKeysChannel(), alg: config.TESSERA_SIGNING_ALG, logger }),

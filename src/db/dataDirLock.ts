@@ -59,8 +59,9 @@ export function lockDataDir(dir: string): { release(): void } {
       throw new StartupError(
         `The embedded database in ${dir} is in use by another Tessera process (pid ${held!.pid} on ${held!.host}, "${held!.command}", started ${held!.started}). ` +
           `PGlite serves one process at a time, and a second one would write behind its back and lose what it wrote, so this one stops here. ` +
-          `Stop that process first, or make the change through the running server (the admin API at <issuer>/api/v1), or set DATABASE_URL to a PostgreSQL server, ` +
+          `Stop that process first, or make the change through the running server (the admin API at <issuer>/api/v1; rotate-client-secret goes through it by itself), or set DATABASE_URL to a PostgreSQL server, ` +
           `which any number of Tessera processes and CLI commands can share. If no Tessera runs any more, delete ${path}.`,
+        'data_dir_locked',
       );
     }
     try {

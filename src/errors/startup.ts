@@ -6,6 +6,13 @@
  */
 export class StartupError extends Error {
   override name = 'StartupError';
+  constructor(
+    message: string,
+    /** Set where a caller acts on the kind, e.g. `data_dir_locked` (the CLI then goes through the running server). */
+    readonly code?: string,
+  ) {
+    super(message);
+  }
 }
 
 const hostOf = (url: string) => {

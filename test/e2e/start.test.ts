@@ -60,6 +60,8 @@ describe('npm start on a fresh checkout (no DATABASE_URL)', () => {
     const second = start(env);
     await second.until('Tessera is listening');
     expect(second.output()).not.toContain('Client secret:');
+    // …but says how to recover them.
+    expect(second.output()).toContain('rotate-client-secret --tenant default --client default-admin-automation');
     second.child.kill('SIGTERM');
     expect(await second.exited, second.errors()).toBe(0);
   }, 90_000);
@@ -140,6 +142,16 @@ describe('one owner of the embedded database (SPEC §1, CHECKLIST fault 9)', () 
       expect(write.code).not.toBe(0);
       expect(write.err).toContain('in use by another Tessera process');
       expect(write.out).not.toMatch(/"id"/);
+      // Recovering the admin client's secret goes through the running server, and the new secret works at once.
+      const rotated = await cli(['rotate-client-secret', '--tenant', 'default', '--client', 'default-admin-automation'], env);
+      expect(rotated.code, rotated.err).toBe(0);
+      const secret = /client_secret: (\S+)/.exec(rotated.out)![1]!;
+      const token = await fetch(`http://127.0.0.1:${env.PORT}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`default-admin-automation:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials',
+      });
+      expect(token.status).toBe(200);
     } finally {
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
