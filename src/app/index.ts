@@ -15,6 +15,7 @@ import { createRedisKeys } from '../redis/keys.ts';
 import { createEntitlementLoader, type EntitlementCacheStats } from '../entitlements/loader.ts';
 import { createServices } from '../services/index.ts';
 import { createSignIn } from '../services/signIn.ts';
+import { isJwtUserinfo, jwtUserinfoRoutes } from '../oidc/userinfo.ts';
 import { createExpiryScheduler } from '../jobs/expiry.ts';
 import { auditExportConfig } from '../services/auditExports/index.ts';
 import { createProducers } from '../jobs/queues.ts';
@@ -258,6 +259,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     });
     const routers = [
       healthRoutes({ registry, health, metrics: config.TESSERA_METRICS_PORT === undefined }),
+      jwtUserinfoRoutes({ config, verifyKey: keyRing.verifyKey, clients: clientDirectory, accounts: accountDirectory, revocations: core.revocations }),
       interactionRoutes({ provider: currentProvider, signIn: createSignIn({ db, audit, throttle }), branding, csrfKey: cookieKeys[0]!, logger, metrics: createSignInMetrics(registry) }),
       apiRouter({
         config,
@@ -281,6 +283,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       hsts: config.issuer.startsWith('https://'),
       cookieKeys,
       ownPrefixes: ['/healthz', '/readyz', '/metrics', '/interaction', '/api'],
+      ownRequest: isJwtUserinfo,
       observe: createHttpMetrics(registry),
       routers,
     });

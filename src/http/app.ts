@@ -18,6 +18,8 @@ export interface HttpDeps {
   routers: Router[];
   /** Path prefixes served by Tessera's own routers; everything else belongs to oidc-provider. */
   ownPrefixes: string[];
+  /** Requests Tessera answers itself although their path is the provider's (userinfo with a JWT). */
+  ownRequest?: (req: IncomingMessage) => boolean;
   trustProxy: boolean;
   hsts: boolean;
   cookieKeys: string[];
@@ -87,7 +89,7 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
   const observe = deps.observe;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
-    if (isOwn(url)) {
+    if (isOwn(url) || deps.ownRequest?.(req)) {
       if (observe) res.once('finish', () => observe(surfaceOf(url), res.statusCode));
       return own(req, res);
     }

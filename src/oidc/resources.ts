@@ -114,6 +114,10 @@ export function createResourcePolicy(deps: {
         const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
         if (token.sid) claims.sid = token.sid;
         if (source?.authTime) claims.auth_time = source.authTime;
+        // The OIDC scopes of the grant, so the userinfo endpoint can answer for this JWT as Keycloak and
+        // Auth0 do for theirs (oidc/userinfo.ts). `scope` itself keeps only the capabilities (SPEC §6).
+        const oidcScope = ctx.oidc.entities.Grant?.getOIDCScope();
+        if (oidcScope?.split(' ').includes('openid')) claims.oidc_scope = oidcScope;
       }
       return claims;
     },
