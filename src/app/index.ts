@@ -16,6 +16,7 @@ import { createEntitlementLoader, type EntitlementCacheStats } from '../entitlem
 import { createServices } from '../services/index.ts';
 import { createSignIn } from '../services/signIn.ts';
 import { isJwtUserinfo, jwtUserinfoRoutes } from '../oidc/userinfo.ts';
+import { createBackchannelLogout } from '../oidc/backchannel.ts';
 import { createExpiryScheduler } from '../jobs/expiry.ts';
 import { auditExportConfig } from '../services/auditExports/index.ts';
 import { createProducers } from '../jobs/queues.ts';
@@ -250,6 +251,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       provider = buildProvider();
     });
     const currentProvider = () => provider;
+    core.services.sessions.useBackchannel(createBackchannelLogout({ provider: currentProvider, change: core.services.change, audit: core.services.audit, logger, registry }));
     const feedHub = createFeedHub({ redis, keys, onError });
 
     const throttle = createLoginThrottle({

@@ -15,6 +15,11 @@ const schema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('0.0.0.0'),
+    // Let outbound calls (back-channel logout) reach loopback and private addresses: development and tests only.
+    TESSERA_ALLOW_PRIVATE_OUTBOUND: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     // Set, /metrics moves to its own listener on this port and leaves the public one (CHECKLIST 36).
     TESSERA_METRICS_PORT: optionalString.pipe(z.coerce.number<string | undefined>().int().min(1).max(65535).optional()),
     TESSERA_ISSUER: optionalString.pipe(z.url().optional()),

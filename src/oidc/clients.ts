@@ -27,6 +27,7 @@ export function toClientMetadata(row: ClientRow): ClientMetadata & TesseraClient
     response_types: isService ? [] : ['code'],
     redirect_uris: row.redirectUris,
     post_logout_redirect_uris: row.postLogoutRedirectUris,
+    ...(row.backchannelLogoutUri ? { backchannel_logout_uri: row.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     ...(row.jwks ? { jwks: JSON.parse(row.jwks) } : {}),
     ...(row.idTokenSignedResponseAlg ? { id_token_signed_response_alg: row.idTokenSignedResponseAlg as ClientMetadata['id_token_signed_response_alg'] } : {}),
     tenant_id: row.tenantId,

@@ -168,6 +168,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       // accepts Tessera tokens (admin API, introspection, the resource-server helper, RPs' APIs) checks
       // the proof. Until that holds end to end, DPoP would promise a binding nobody enforces (README).
       dPoP: { enabled: false },
+      // OIDC Back-Channel Logout 1.0: clients may register backchannel_logout_uri; Tessera sends logout
+      // tokens when a revocation ends their sessions (oidc/backchannel.ts), as on RP-initiated logout.
+      backchannelLogout: { enabled: true },
       clientCredentials: { enabled: true },
       // Cast: @types/oidc-provider only admits introspection alongside rich authorization requests.
       introspection: { enabled: true, allowedPolicy: introspectionAllowed } as never,
@@ -196,6 +199,16 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
     },
     extraTokenClaims: resources.extraTokenClaims as Configuration['extraTokenClaims'],
+    // Outbound calls (back-channel logout) refuse loopback and private addresses (oidc-provider's guard
+    // against request forgery) unless TESSERA_ALLOW_PRIVATE_OUTBOUND says so, for local development and tests.
+    ...(config.TESSERA_ALLOW_PRIVATE_OUTBOUND
+      ? {
+          fetch: (url: string | URL | Request, options?: RequestInit) => {
+            delete (options as { dispatcher?: unknown } | undefined)?.dispatcher;
+            return globalThis.fetch(url, options);
+          },
+        }
+      : {}),
     // CORS only for browser-based (public) clients, from their redirect origins.
     clientBasedCORS(ctx, origin, client) {
       if (origin === 'null') return false;

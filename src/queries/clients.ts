@@ -5,7 +5,7 @@ import { clientRoles, clients, resourceServers, roles } from '../db/schema/index
 export type ClientRow = typeof clients.$inferSelect;
 export type ResourceServerRow = typeof resourceServers.$inferSelect;
 /** The fields an admin may change after creation (never the type or the secret). */
-export type ClientPatch = Partial<Pick<ClientRow, 'name' | 'redirectUris' | 'postLogoutRedirectUris' | 'firstParty' | 'allowedScopes' | 'idTokenSignedResponseAlg'>>;
+export type ClientPatch = Partial<Pick<ClientRow, 'name' | 'redirectUris' | 'postLogoutRedirectUris' | 'firstParty' | 'allowedScopes' | 'idTokenSignedResponseAlg' | 'backchannelLogoutUri'>>;
 
 export async function findClientById(db: Executor, id: string): Promise<ClientRow | undefined> {
   const [row] = await db.select().from(clients).where(eq(clients.id, id)).limit(1);

@@ -37,6 +37,8 @@ export interface CreateClientInput {
   jwks?: { keys: unknown[] };
   /** The ID-token algorithm the client registers; unset means RS256. */
   idTokenSignedResponseAlg?: string | null;
+  /** OIDC Back-Channel Logout: https (or loopback http), no fragment. */
+  backchannelLogoutUri?: string | null;
 }
 
 /** What an admin may change; the type is fixed at creation because it decides the grants. */
@@ -47,6 +49,7 @@ export interface UpdateClientInput {
   firstParty?: boolean;
   allowedScopes?: string[] | null;
   idTokenSignedResponseAlg?: string | null;
+  backchannelLogoutUri?: string | null;
 }
 
 /** The secret is returned once, here, and only its hash is stored. */
@@ -86,6 +89,16 @@ function validateRedirects(type: ClientType, uris: string[], postLogout: string[
   for (const uri of [...uris, ...postLogout]) checkRedirect(type, uri);
 }
 
+/** A back-channel logout URI: https, or http on loopback (like redirect URIs), never for a service client. */
+function validateBackchannel(type: ClientType, uri: string | null | undefined): void {
+  if (uri == null) return;
+  if (type === 'service') throw unprocessable('invalid_backchannel_logout_uri', 'service clients have no sessions to log out');
+  const parsed = URL.parse(uri);
+  if (!parsed || uri.includes('#') || !(parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname)))) {
+    throw unprocessable('invalid_backchannel_logout_uri', `https is required except for loopback: ${uri}`, { uri });
+  }
+}
+
 function validateScopes(scopes: string[] | null | undefined): void {
   const unknown = (scopes ?? []).filter((s) => !isCapability(s));
   if (unknown.length) throw unprocessable('unknown_capability', `unknown capabilities: ${unknown.join(', ')}`, { capabilities: unknown });
@@ -99,6 +112,7 @@ const settings = (c: ClientRow) => ({
   first_party: c.firstParty,
   allowed_scopes: c.allowedScopes,
   id_token_signed_response_alg: c.idTokenSignedResponseAlg,
+  backchannel_logout_uri: c.backchannelLogoutUri,
 });
 
 const target = (id: string) => ({ type: 'application', id });
@@ -158,6 +172,7 @@ export function createClientService(deps: {
       validateRedirects(input.type, redirectUris, postLogoutRedirectUris);
       validateScopes(input.allowedScopes);
       checkIdTokenAlg(input.idTokenSignedResponseAlg);
+      validateBackchannel(input.type, input.backchannelLogoutUri);
       const authMethod = CONFIDENTIAL.has(input.type) ? (input.tokenEndpointAuthMethod ?? 'client_secret_basic') : 'none';
       const secret = authMethod.startsWith('client_secret') ? (input.secret ?? generateClientSecret()) : null;
       const allowedScopes = skipsConsent({ type: input.type, firstParty: input.firstParty ?? false }) ? firstPartyScopes(access, input.allowedScopes ?? null) : (input.allowedScopes ?? null);
@@ -174,6 +189,7 @@ export function createClientService(deps: {
           postLogoutRedirectUris,
           allowedScopes,
           idTokenSignedResponseAlg: input.idTokenSignedResponseAlg ?? null,
+          backchannelLogoutUri: input.backchannelLogoutUri ?? null,
           jwks: input.jwks ? JSON.stringify(input.jwks) : null,
         });
         await audit.record(tx, tenantId, { actor, action: 'application.created', target: target(client.id), data: { type: client.type, ...settings(client) } });
@@ -198,6 +214,7 @@ export function createClientService(deps: {
       return change(tenantId, async (tx) => {
         const before = await requireTarget(tx, access, id, 'edit this application');
         validateRedirects(before.type, input.redirectUris ?? before.redirectUris, input.postLogoutRedirectUris ?? before.postLogoutRedirectUris);
+        validateBackchannel(before.type, input.backchannelLogoutUri);
         const firstParty = input.firstParty ?? before.firstParty;
         const requested = input.allowedScopes !== undefined ? input.allowedScopes : before.allowedScopes;
         // The editor becomes the admin whose authority bounds the application (SPEC §4).
@@ -209,6 +226,7 @@ export function createClientService(deps: {
           ...(input.firstParty !== undefined ? { firstParty: input.firstParty } : {}),
           ...(allowedScopes !== before.allowedScopes ? { allowedScopes } : {}),
           ...(input.idTokenSignedResponseAlg !== undefined ? { idTokenSignedResponseAlg: input.idTokenSignedResponseAlg } : {}),
+          ...(input.backchannelLogoutUri !== undefined ? { backchannelLogoutUri: input.backchannelLogoutUri } : {}),
         };
         const after = await updateClient(tx, id, patch);
         await audit.record(tx, tenantId, { actor, action: 'application.updated', target: target(id), data: { before: settings(before), after: settings(after) } });

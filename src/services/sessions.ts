@@ -26,8 +26,26 @@ interface SessionPayload {
   accountId?: string;
   loginTs?: number;
   exp?: number;
-  authorizations?: Record<string, { grantId?: string }>;
+  authorizations?: Record<string, { grantId?: string; sid?: string }>;
 }
+
+/** One client's part of a sign-in session: what a back-channel logout token names. */
+export interface SessionAuthorization {
+  clientId: string;
+  sid: string;
+}
+
+/**
+ * Tells relying parties that sessions ended (OIDC Back-Channel Logout 1.0).
+ * The server process provides it (oidc/backchannel.ts); it delivers in the
+ * background, retries, counts and audits the outcome, and never throws.
+ */
+export interface BackchannelLogout {
+  notify(tenantId: string, sub: string, ended: readonly SessionAuthorization[]): void;
+}
+
+const authorizationsOf = (p: SessionPayload | undefined): SessionAuthorization[] =>
+  Object.entries(p?.authorizations ?? {}).flatMap(([clientId, a]) => (a.sid ? [{ clientId, sid: a.sid }] : []));
 
 const iso = (seconds: number | undefined) => (seconds ? new Date(seconds * 1000).toISOString() : null);
 
@@ -59,6 +77,20 @@ export function createSessionService(deps: {
     await assertDominates(tx, access, { type: 'user', id: userId }, what);
   }
 
+  let backchannel: BackchannelLogout | undefined;
+
+  /** The client authorizations of every live session of a user, read before they are purged. */
+  async function authorizationsOfUser(userId: string): Promise<SessionAuthorization[]> {
+    const sessionKeys = (await redis.smembers(keys.accountIndex(userId))).filter((k) => k.includes(':Session:'));
+    if (!sessionKeys.length) return [];
+    const pipe = redis.pipeline();
+    for (const key of sessionKeys) pipe.hget(key, 'p');
+    return ((await pipe.exec()) ?? []).flatMap(([, p]) => {
+      const payload = p ? (JSON.parse(p as string) as SessionPayload) : undefined;
+      return payload?.accountId === userId ? authorizationsOf(payload) : [];
+    });
+  }
+
   async function indexCounts(userId: string): Promise<{ sessions: number; grants: number }> {
     const members = await redis.smembers(keys.accountIndex(userId));
     return { sessions: members.filter((k) => k.includes(':Session:')).length, grants: members.filter((k) => k.includes(':Grant:')).length };
@@ -70,11 +102,21 @@ export function createSessionService(deps: {
    */
   async function afterRevocation(tenantId: string, subject: string, at: Date, kind: 'user' | 'client' = 'user'): Promise<PurgeCounts | undefined> {
     await feed.publish(tenantId, subject, at);
-    return kind === 'user' ? purger.all(subject) : undefined;
+    if (kind !== 'user') return undefined;
+    // Read before the purge: the logout tokens name each session's per-client sid.
+    const ended = backchannel ? await authorizationsOfUser(subject) : [];
+    const counts = await purger.all(subject);
+    if (ended.length) backchannel?.notify(tenantId, subject, ended);
+    return counts;
   }
 
   return {
     afterRevocation,
+
+    /** Set by the server process once its provider exists; the CLI and workers run without one. */
+    useBackchannel(notifier: BackchannelLogout) {
+      backchannel = notifier;
+    },
 
     /**
      * The one revocation path (SPEC §7 "Every trigger, one path"): revoke-all, suspension, deletion,
@@ -139,7 +181,10 @@ export function createSessionService(deps: {
           data: { session: sessionUid, clients: Object.keys(session.authorizations ?? {}).sort() },
         });
       });
-      return purger.session(userId, sessionId!);
+      const counts = await purger.session(userId, sessionId!);
+      const ended = authorizationsOf(session);
+      if (ended.length) backchannel?.notify(tenantId, userId, ended);
+      return counts;
     },
 
     /** Revokes every session, grant and token of the user, and records the revocation time. */

@@ -55,7 +55,7 @@ describe('applications', () => {
     expect(secret.length).toBeGreaterThan(20);
     const got = await owner.get(`/applications/${res.body.id}`);
     expect(got.status).toBe(200);
-    expect(Object.keys(got.body).sort()).toEqual(['allowed_scopes', 'created_at', 'disabled', 'first_party', 'id', 'id_token_signed_response_alg', 'name', 'post_logout_redirect_uris', 'redirect_uris', 'type', 'updated_at']);
+    expect(Object.keys(got.body).sort()).toEqual(['allowed_scopes', 'backchannel_logout_uri', 'created_at', 'disabled', 'first_party', 'id', 'id_token_signed_response_alg', 'name', 'post_logout_redirect_uris', 'redirect_uris', 'type', 'updated_at']);
     const event = await lastEvent(res.body.id, 'application.created');
     expect(event.actor).toEqual({ type: 'client', id: t.admin.id });
     expect(JSON.stringify(event)).not.toContain(secret);

@@ -99,6 +99,8 @@ export const clients = pgTable(
     tokenEndpointAuthMethod: text('token_endpoint_auth_method').notNull(),
     redirectUris: text('redirect_uris').array().notNull().default(sql`'{}'::text[]`),
     postLogoutRedirectUris: text('post_logout_redirect_uris').array().notNull().default(sql`'{}'::text[]`),
+    /** OIDC Back-Channel Logout 1.0: where logout tokens go when a revocation ends this client's sessions. */
+    backchannelLogoutUri: text('backchannel_logout_uri'),
     /** Capability scopes this client may request; null means any catalogue capability. */
     allowedScopes: text('allowed_scopes').array(),
     /** The client's registered ID-token algorithm; null means RS256 (OIDC Registration §2). */

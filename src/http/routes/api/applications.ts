@@ -21,6 +21,7 @@ const applicationView = z.object({
   post_logout_redirect_uris: z.array(z.string()),
   allowed_scopes: z.array(z.string()).nullable(),
   id_token_signed_response_alg: z.string().nullable(),
+  backchannel_logout_uri: z.string().nullable(),
   disabled: z.boolean(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -41,6 +42,7 @@ function view(c: ClientRow): z.infer<typeof applicationView> {
     post_logout_redirect_uris: c.postLogoutRedirectUris,
     allowed_scopes: c.allowedScopes,
     id_token_signed_response_alg: c.idTokenSignedResponseAlg,
+    backchannel_logout_uri: c.backchannelLogoutUri,
     disabled: c.disabled,
     created_at: c.createdAt.toISOString(),
     updated_at: c.updatedAt.toISOString(),
@@ -58,6 +60,8 @@ const createBody = z.strictObject({
   allowed_scopes: scopes.nullable().optional(),
   /** The ID-token algorithm (OIDC Registration §2); unset means RS256. */
   id_token_signed_response_alg: z.enum(['ES256', 'EdDSA', 'PS256', 'RS256']).nullable().optional(),
+  /** OIDC Back-Channel Logout 1.0: logout tokens for each session a revocation ends. */
+  backchannel_logout_uri: z.string().max(2_000).nullable().optional(),
 });
 
 const updateBody = z
@@ -68,6 +72,7 @@ const updateBody = z
     first_party: z.boolean().optional(),
     allowed_scopes: scopes.nullable().optional(),
     id_token_signed_response_alg: z.enum(['ES256', 'EdDSA', 'PS256', 'RS256']).nullable().optional(),
+    backchannel_logout_uri: z.string().max(2_000).nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'nothing to update');
 
@@ -119,6 +124,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
           ...(body.first_party !== undefined ? { firstParty: body.first_party } : {}),
           ...(body.allowed_scopes !== undefined ? { allowedScopes: body.allowed_scopes } : {}),
           ...(body.id_token_signed_response_alg !== undefined ? { idTokenSignedResponseAlg: body.id_token_signed_response_alg } : {}),
+          ...(body.backchannel_logout_uri !== undefined ? { backchannelLogoutUri: body.backchannel_logout_uri } : {}),
         });
         return { ...view(client), client_secret: secret };
       },
@@ -151,6 +157,7 @@ export function applicationRoutes(deps: { services: Services }): RouteDef[] {
             ...(body.first_party !== undefined ? { firstParty: body.first_party } : {}),
             ...(body.allowed_scopes !== undefined ? { allowedScopes: body.allowed_scopes } : {}),
             ...(body.id_token_signed_response_alg !== undefined ? { idTokenSignedResponseAlg: body.id_token_signed_response_alg } : {}),
+            ...(body.backchannel_logout_uri !== undefined ? { backchannelLogoutUri: body.backchannel_logout_uri } : {}),
           }),
         ),
     }),
