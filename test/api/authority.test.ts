@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- rows and bodies are whatever the database and API return */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobWorkers } from '../../src/app/workers.ts';
+import { runJob as runJobIn } from '../support/jobs.ts';
 import { ownerAccess } from '../support/access.ts';
 import { adminApi, limitedApi, ownerApi, serviceToken, type AdminApi, type ApiResponse } from '../support/api.ts';
 import { discover, REDIRECT_URI, scopesOf, signIn, verifyAccessToken } from '../support/oidc.ts';
@@ -24,18 +24,7 @@ async function systemRoleApi(role: string): Promise<AdminApi> {
   return adminApi(t, await serviceToken(t, svc.client.id, svc.secret!));
 }
 
-async function runJob(id: string): Promise<any> {
-  const workers = startJobWorkers(t.server.core);
-  try {
-    for (;;) {
-      const job = await owner.get(`/jobs/${id}`);
-      if (job.body.status === 'completed' || job.body.status === 'failed') return job.body;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    await workers.close();
-  }
-}
+const runJob = (id: string) => runJobIn(t, owner, id);
 
 beforeAll(async () => {
   t = await startTessera();

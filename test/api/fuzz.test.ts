@@ -1,10 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
-import * as client from 'openid-client';
 import { adminApi, serviceToken } from '../support/api.ts';
-import { Browser, parseForm } from '../support/browser.ts';
-import { discover, REDIRECT_URI } from '../support/oidc.ts';
+import { discover, openLoginForm, REDIRECT_URI } from '../support/oidc.ts';
 
 let t: TestTessera;
 let token: string;
@@ -118,20 +116,11 @@ describe('admin API under property-based input (CHECKLIST 26)', () => {
 describe('the sign-in form under property-based input (CHECKLIST 26, 33)', () => {
   it('answers a page (200, 400 or 429), never a 5xx, whatever the email and password', async () => {
     const cfg = await discover(t.issuer, (await adminApi(t, token).post('/applications', { name: 'Fuzz web', type: 'web', first_party: true, redirect_uris: [REDIRECT_URI] })).body.id);
-    const browser = new Browser();
-    const url = client.buildAuthorizationUrl(cfg, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const { res } = await browser.follow(url.toString(), t.issuer);
-    const form = parseForm(await res.text());
-    const action = new URL(form.action, t.issuer).toString();
+    const { browser, action, fields } = await openLoginForm(t.issuer, cfg);
     await fc.assert(
       fc.asyncProperty(fc.oneof(unicode, fc.emailAddress()), fc.oneof(unicode, fc.string()), fc.boolean(), async (email, password, extra) => {
         // Raw WTF-8 form encoding, so NUL and lone surrogates reach the server as an attacker would send them.
-        const body = [...Object.entries(form.fields), ['email', email], ['password', password], ...(extra ? [['email', email]] : [])].map(([k, v]) => `${wtf8(k!)}=${wtf8(v!)}`).join('&');
+        const body = [...Object.entries(fields), ['email', email], ['password', password], ...(extra ? [['email', email]] : [])].map(([k, v]) => `${wtf8(k!)}=${wtf8(v!)}`).join('&');
         const r = await browser.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
         await r.text();
         expect(r.status, `${JSON.stringify(email)} / ${JSON.stringify(password)}`).toBeLessThan(500);

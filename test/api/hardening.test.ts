@@ -9,9 +9,8 @@ import { createTokenVerifier, TokenError } from '../../src/resource-server/index
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
 import { ownerAccess } from '../support/access.ts';
 import { adminApi, ownerApi, serviceToken, type AdminApi, type ApiResponse } from '../support/api.ts';
-import { Browser, parseForm } from '../support/browser.ts';
 import { followFeed } from '../support/feed.ts';
-import { discover, REDIRECT_URI, signIn } from '../support/oidc.ts';
+import { discover, openLoginForm, REDIRECT_URI, signIn } from '../support/oidc.ts';
 import { REDIS_URL, startTessera, type TestTessera } from '../support/tessera.ts';
 
 const ACCOUNT_LIMIT = 5;
@@ -30,19 +29,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => t?.close());
 
-/** A fresh sign-in form: the browser that holds its cookies and the form to post. */
-async function loginForm() {
-  const browser = new Browser();
-  const url = client.buildAuthorizationUrl(web, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid',
-    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
-  });
-  const { res } = await browser.follow(url.toString(), t.issuer);
-  const form = parseForm(await res.text());
-  return { browser, action: new URL(form.action, t.issuer).toString(), fields: form.fields };
-}
+const loginForm = () => openLoginForm(t.issuer, web);
 async function attempt(email: string, password: string) {
   const { browser, action, fields } = await loginForm();
   return browser.post(action, { ...fields, email, password });
@@ -158,27 +145,22 @@ describe('DPoP downgrade (CHECKLIST 34)', () => {
     const jwk = t.server.keyRing.current().jwks.keys[0]!;
     const key = await importJWK(jwk, jwk.alg);
     const now = Math.floor(Date.now() / 1000);
-    const bound = await new SignJWT({ client_id: t.admin.id, scope: 'users:view', tid: t.tenantId, cnf: { jkt: 'b'.repeat(43) } })
-      .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid!, typ: 'at+jwt' })
-      .setIssuer(t.issuer)
-      .setAudience(`${t.issuer}/api`)
-      .setSubject(t.admin.id)
-      .setIssuedAt(now)
-      .setExpirationTime(now + 60)
-      .setJti(randomBytes(8).toString('hex'))
-      .sign(key);
+    const mint = (extra: Record<string, unknown>) =>
+      new SignJWT({ client_id: t.admin.id, scope: 'users:view', tid: t.tenantId, ...extra })
+        .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid!, typ: 'at+jwt' })
+        .setIssuer(t.issuer)
+        .setAudience(`${t.issuer}/api`)
+        .setSubject(t.admin.id)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .setJti(randomBytes(8).toString('hex'))
+        .sign(key);
+    const bound = await mint({ cnf: { jkt: 'b'.repeat(43) } });
     expect(outcome(await adminApi(t, bound).get('/roles'))).toEqual(refused(401, 'invalid_token'));
     const verifier = createTokenVerifier({ issuer: t.issuer, audience: `${t.issuer}/api`, tenants: [t.tenantId] });
     await expect(verifier.verify(bound)).rejects.toMatchObject({ status: 401, code: 'invalid_token' });
     // The same token without `cnf` passes, so it is the binding that is refused.
-    const plain = await new SignJWT({ client_id: t.admin.id, scope: 'users:view', tid: t.tenantId })
-      .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid!, typ: 'at+jwt' })
-      .setIssuer(t.issuer)
-      .setAudience(`${t.issuer}/api`)
-      .setSubject(t.admin.id)
-      .setIssuedAt(now)
-      .setExpirationTime(now + 60)
-      .sign(key);
+    const plain = await mint({});
     expect((await verifier.verify(plain)).tenantId).toBe(t.tenantId);
     await verifier.close();
   });

@@ -1,7 +1,7 @@
+import { runJob as runJobIn } from '../support/jobs.ts';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobWorkers } from '../../src/app/workers.ts';
 import { QUEUE_NAMES } from '../../src/jobs/queues.ts';
 import { ownerAccess } from '../support/access.ts';
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
@@ -22,21 +22,7 @@ async function seedUsers(n: number): Promise<string[]> {
   return res.map((r) => r.id);
 }
 
-/** Runs the workers in this process until the job is finished, then stops them. */
-async function runJob(id: string): Promise<any> {
-  const workers = startJobWorkers(t.server.core);
-  try {
-    const deadline = Date.now() + 25_000;
-    for (;;) {
-      const job = await owner.get(`/jobs/${id}`);
-      if (job.body.status === 'completed' || job.body.status === 'failed') return job.body;
-      if (Date.now() > deadline) throw new Error(`job still ${job.body.status}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    await workers.close();
-  }
-}
+const runJob = (id: string) => runJobIn(t, owner, id);
 
 const countOf = async (query: ReturnType<typeof sql>): Promise<number> => (await q<{ n: number }>(query))[0]!.n;
 const childrenOf = (jobId: string) => q<{ action: string; target_id: string; data: any; actor_type: string }>(sql`select action, target_id, data, actor_type from audit_events where parent_id = ${jobId} order by seq`);

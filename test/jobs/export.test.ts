@@ -1,3 +1,4 @@
+import { runJob } from '../support/jobs.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,6 @@ import { gunzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobWorkers } from '../../src/app/workers.ts';
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
 import { adminApi, limitedApi, serviceToken, type AdminApi } from '../support/api.ts';
 import { seedAuditEvents } from '../support/auditSeed.ts';
@@ -15,22 +15,6 @@ import { startTessera, type TestTessera } from '../support/tessera.ts';
 /* eslint-disable @typescript-eslint/no-explicit-any -- rows and bodies are whatever the database and API return */
 const q = async <T = any>(t: TestTessera, query: ReturnType<typeof sql>): Promise<T[]> => ((await t.server.core.db.execute(query)) as unknown as { rows: T[] }).rows;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** Runs the workers in this process until the job is finished, then stops them. */
-async function runJob(t: TestTessera, api: AdminApi, id: string): Promise<any> {
-  const workers = startJobWorkers(t.server.core);
-  try {
-    const deadline = Date.now() + 25_000;
-    for (;;) {
-      const job = await api.get(`/jobs/${id}`);
-      if (job.body.status === 'completed' || job.body.status === 'failed') return job.body;
-      if (Date.now() > deadline) throw new Error(`job still ${job.body.status}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    await workers.close();
-  }
-}
 
 async function download(t: TestTessera, token: string, id: string): Promise<{ status: number; bytes: Buffer; headers: Headers; body: any }> {
   const res = await fetch(`${t.issuer}/api/v1/audit-exports/${id}/download`, { headers: { authorization: `Bearer ${token}` } });

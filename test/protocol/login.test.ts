@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownerAccess } from '../support/access.ts';
 import { startTessera, type TestTessera } from '../support/tessera.ts';
 import { Browser, parseForm } from '../support/browser.ts';
-import { discover, REDIRECT_URI } from '../support/oidc.ts';
+import { discover, openLoginForm, REDIRECT_URI } from '../support/oidc.ts';
 
 let t: TestTessera;
 let web: client.Configuration;
@@ -98,17 +98,8 @@ describe('sign-in page', () => {
   it('a first-party native client skips consent; a third-party native one is asked every time (SPEC §6)', async () => {
     const { services } = t.server.core;
     const signInWith = async (clientId: string) => {
-      const cfg = await discover(t.issuer, clientId);
-      const browser = new Browser();
-      const url = client.buildAuthorizationUrl(cfg, {
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid',
-        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      const { res } = await browser.follow(url.toString(), t.issuer);
-      const form = parseForm(await res.text());
-      const after = await submit(browser, form.action, { ...form.fields, email: user.email, password: user.password });
+      const { browser, action, fields } = await openLoginForm(t.issuer, await discover(t.issuer, clientId));
+      const after = await browser.post(action, { ...fields, email: user.email, password: user.password });
       return (await browser.follow(new URL(after.headers.get('location')!, t.issuer).toString(), t.issuer)).url;
     };
     const firstParty = await services.clients.create(ownerAccess(t.tenantId), { name: 'Our phone app', type: 'native', firstParty: true, redirectUris: [REDIRECT_URI] });

@@ -1,3 +1,4 @@
+import { startJobWorkers } from '../../src/app/workers.ts';
 import type { AdminApi } from './api.ts';
 import { readSse } from './sse.ts';
 import type { TestTessera } from './tessera.ts';
@@ -23,4 +24,21 @@ export async function followJob(t: TestTessera, api: AdminApi, jobId: string, ms
     clearTimeout(timer);
   }
   return events;
+}
+
+/** Runs the job workers in this process until job `id` has finished, then stops them; answers the job as the API shows it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the job body is whatever the API returns
+export async function runJob(t: TestTessera, api: AdminApi, id: string): Promise<any> {
+  const workers = startJobWorkers(t.server.core);
+  try {
+    const deadline = Date.now() + 25_000;
+    for (;;) {
+      const job = await api.get(`/jobs/${id}`);
+      if (job.body.status === 'completed' || job.body.status === 'failed') return job.body;
+      if (Date.now() > deadline) throw new Error(`job still ${job.body.status}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await workers.close();
+  }
 }

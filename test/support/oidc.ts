@@ -63,3 +63,17 @@ export async function verifyAccessToken(issuer: string, token: string, audience 
 }
 
 export const scopesOf = (payload: { scope?: string }) => new Set((payload.scope ?? '').split(' ').filter(Boolean));
+
+/** Opens the sign-in page of a fresh authorization request (code + PKCE): the browser holding its cookies, and the form to post. */
+export async function openLoginForm(issuer: string, config: client.Configuration, scope = 'openid'): Promise<{ browser: Browser; action: string; fields: Record<string, string> }> {
+  const browser = new Browser();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope,
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const { res } = await browser.follow(url.toString(), issuer);
+  const form = parseForm(await res.text());
+  return { browser, action: new URL(form.action, issuer).toString(), fields: form.fields };
+}
