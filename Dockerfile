@@ -42,6 +42,7 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
+COPY packages ./packages
 COPY examples ./examples
 USER 65532:65532
 EXPOSE 4000

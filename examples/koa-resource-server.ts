@@ -16,7 +16,7 @@
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import Koa from 'koa';
-import { createTokenVerifier, requireScopes, type VerifiedToken } from '../src/index.ts';
+import { createTokenVerifier, requireScopes, type VerifiedToken } from '../packages/resource-server/src/index.js';
 
 export interface ExampleOptions {
   issuer: string;

@@ -5,7 +5,7 @@ import * as client from 'openid-client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceServers } from '../../src/db/schema/index.ts';
-import { createTokenVerifier, TokenError } from '../../src/resource-server/index.ts';
+import { createTokenVerifier, TokenError } from '../../packages/resource-server/src/index.js';
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
 import { ownerAccess } from '../support/access.ts';
 import { adminApi, ownerApi, serviceToken, type AdminApi, type ApiResponse } from '../support/api.ts';

@@ -1,5 +1,17 @@
-import type { Middleware } from 'koa';
-import { TokenError, type TokenVerifier } from './verifier.ts';
+import { TokenError, type TokenVerifier } from './verifier.js';
+
+/**
+ * The part of a Koa context the middleware uses, so the package depends on jose
+ * alone (no koa types needed); a Koa `Context` fits it.
+ */
+export interface KoaLikeContext {
+  get(field: string): string;
+  set(field: string, value: string): void;
+  status: number;
+  body: unknown;
+  state: Record<string, unknown>;
+}
+export type KoaLikeMiddleware = (ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void>;
 
 const quote = (s: string) => s.replace(/["\\]/g, '');
 
@@ -16,7 +28,7 @@ function challenge(err: TokenError | undefined): string {
  * of `scopes`. On success the token is in `ctx.state.token`; otherwise the
  * answer is 401 or 403 with WWW-Authenticate and a small JSON body.
  */
-export function requireScopes(verifier: TokenVerifier, ...scopes: string[]): Middleware {
+export function requireScopes(verifier: TokenVerifier, ...scopes: string[]): KoaLikeMiddleware {
   return async (ctx, next) => {
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(ctx.get('authorization'));
     if (!match) {

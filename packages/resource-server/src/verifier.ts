@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { followEventStream } from './sse.ts';
+import { followEventStream } from './sse.js';
 
 /**
  * A refused bearer token, with the RFC 6750 error code and HTTP status a

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventStreamParser } from './sse.ts';
+import { EventStreamParser } from './sse.js';
 
 describe('EventStreamParser', () => {
   it('parses events split anywhere across chunks, with CRLF, comments and multi-line data', () => {

@@ -1,2 +1,0 @@
-/** The package's public surface: what an API protected by Tessera imports. */
-export * from './resource-server/index.ts';

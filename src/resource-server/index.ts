@@ -1,7 +1,0 @@
-/**
- * Helpers for APIs that accept Tessera access tokens: verification with
- * scope checks and live revocation, and Koa middleware on top of it.
- */
-export { createTokenVerifier, TokenError, type TokenVerifier, type TokenVerifierOptions, type VerifiedToken } from './verifier.ts';
-export { requireScopes } from './koa.ts';
-export { EventStreamParser, followEventStream, type FollowOptions, type SseEvent } from './sse.ts';
