@@ -21,7 +21,7 @@ beforeAll(async () => {
   const packs = mkdtempSync(join(tmpdir(), 'tessera-pack-'));
   project = mkdtempSync(join(tmpdir(), 'tessera-consumer-'));
   const { stdout } = await run('npm', ['pack', './packages/resource-server', '--pack-destination', packs, '--json'], { maxBuffer: 16 * 1024 * 1024 });
-  const [{ filename }] = JSON.parse(stdout) as { filename: string }[];
+  const { filename } = (JSON.parse(stdout) as { filename: string }[])[0]!;
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   await run('npm', ['install', join(packs, filename), '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, maxBuffer: 16 * 1024 * 1024 });
   rmSync(packs, { recursive: true, force: true });
