@@ -31,7 +31,7 @@ const ZONES = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'drizzle/**', '.tessera/**', 'dist/**'] },
+  { ignores: ['node_modules/**', 'drizzle/**', '.tessera/**', '**/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
