@@ -1,3 +1,4 @@
+import { CAPABILITIES } from '../../catalogue/index.ts';
 import { z } from 'zod';
 import type { RouteDef } from './route.ts';
 
@@ -27,7 +28,8 @@ export function buildOpenApi(routes: readonly RouteDef[], opts: { issuer: string
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const path = r.path.replace(/:([A-Za-z_]+)/g, '{$1}');
-    const success = String(r.status ?? (r.response ? 200 : 204));
+    // A route that answers with a body documents it; one without a response schema answers 204 (mountRoutes enforces it).
+    const success = String(r.status ?? (r.response || r.produces ? 200 : 204));
     paths[path] ??= {};
     paths[path]![r.method] = {
       summary: r.summary,
@@ -38,7 +40,11 @@ export function buildOpenApi(routes: readonly RouteDef[], opts: { issuer: string
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query'), ...(r.method === 'post' ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } }] : [])],
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(r.body) } } } } : {}),
       responses: {
-        [success]: r.response ? { description: 'Success', content: { [r.produces ?? 'application/json']: { schema: toSchema(r.response) } } } : { description: 'Success' },
+        [success]: r.response
+          ? { description: 'Success', content: { [r.produces ?? 'application/json']: { schema: toSchema(r.response) } } }
+          : r.produces
+            ? { description: 'Success', content: { [r.produces]: { schema: { type: 'string' } } } }
+            : { description: 'Success, no content' },
         ...Object.fromEntries(
           ['400', '401', '403', '404', '409', '422'].map((s) => [s, { description: 'Problem', content: { 'application/problem+json': { schema: problem } } }]),
         ),
@@ -51,7 +57,13 @@ export function buildOpenApi(routes: readonly RouteDef[], opts: { issuer: string
     servers: [{ url: `${opts.issuer}/api/v1` }],
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'oauth2', flows: { clientCredentials: { tokenUrl: `${opts.issuer}/token`, scopes: {} } } } },
+      // Every capability is a scope a client may ask for (SPEC §3); reserved ones only an Owner holds.
+      securitySchemes: {
+        bearer: {
+          type: 'oauth2',
+          flows: { clientCredentials: { tokenUrl: `${opts.issuer}/token`, scopes: Object.fromEntries(CAPABILITIES.map((c) => [c.id, `${c.name}${c.reserved ? ' (Owner only)' : ''}`])) } },
+        },
+      },
       schemas: {
         Problem: {
           type: 'object',

@@ -130,7 +130,10 @@ export function mountRoutes(router: Router, routes: readonly RouteDef[], opts: {
         const result = await def.handler({ params, query, body, principal, access, ctx });
         if (result === STREAMED) return;
         if (result === undefined) ctx.status = def.status ?? 204;
-        else {
+        else if (!def.response) {
+          // The OpenAPI document says 204 for a route without a response schema; it must not answer a body.
+          throw new Error(`${def.method.toUpperCase()} ${def.path} answered a body but declares no response schema`);
+        } else {
           ctx.status = def.status ?? 200;
           ctx.body = result;
         }

@@ -30,6 +30,15 @@ const listQuery = z.strictObject({
 });
 
 const groupRef = z.object({ id: z.string(), name: z.string() });
+const grantPath = z.union([
+  z.object({ type: z.literal('direct'), role: z.string() }),
+  z.object({ type: z.literal('group'), groups: z.array(groupRef), role: z.string(), chains: z.number().int() }),
+  z.object({ type: z.literal('dependency'), of: z.string() }),
+]);
+/** Plain: the effective capabilities; with explain=true, each with the paths that grant it (at most 50) and their count. */
+const capabilitiesResponse = z.object({
+  capabilities: z.union([z.array(z.string()), z.array(z.object({ id: z.string(), paths: z.array(grantPath), path_count: z.number().int() }))]),
+});
 const rolesResponse = z.object({
   direct: z.array(z.object({ slug: z.string(), name: z.string(), type: z.string(), assigned_at: z.string(), expires_at: z.string().nullable() })),
   via_groups: z.array(z.object({ slug: z.string(), name: z.string(), type: z.string(), group_path: z.array(groupRef), path_count: z.number().int(), expires_at: z.string().nullable() })),
@@ -176,6 +185,7 @@ export function userRoutes(deps: { services: Services; [k: string]: unknown }): 
       capabilities: ['users:view'],
       params: byId,
       query: z.strictObject({ explain: z.enum(['true', 'false']).default('false') }),
+      response: capabilitiesResponse,
       handler: ({ access, params, query }) => users.capabilities(access, params.id, query.explain === 'true'),
     }),
     route({
