@@ -102,6 +102,8 @@ async function main() {
         BENCH_REDIS_PREFIX: baselinePrefix,
         BENCH_REDIRECT_URI: REDIRECT_URI,
         BENCH_PRIVATE_JWK: JSON.stringify(await activePrivateJwk()),
+        // Tessera signs ID tokens with RS256 by default (SPEC §6); the baseline signs its ID tokens with the same key.
+        BENCH_ID_TOKEN_JWK: JSON.stringify(await activePrivateJwk('RS256')),
         BENCH_CC_CLIENT_ID: ccClientId,
         BENCH_CC_CLIENT_SECRET: ccSecret,
         BENCH_WEB_CLIENT_ID: ti.web.id,

@@ -41,8 +41,9 @@ const configuration: Configuration = {
       token_endpoint_auth_method: 'client_secret_basic',
     },
   ],
-  clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code'], response_types: ['code'] },
-  jwks: { keys: [JSON.parse(env.BENCH_PRIVATE_JWK!)] },
+  // Access tokens ES256, ID tokens RS256: the same keys and algorithms as Tessera's defaults.
+  clientDefaults: { id_token_signed_response_alg: 'RS256', grant_types: ['authorization_code'], response_types: ['code'] },
+  jwks: { keys: [JSON.parse(env.BENCH_PRIVATE_JWK!), JSON.parse(env.BENCH_ID_TOKEN_JWK!)] },
   cookies: { keys: ['baseline-cookie-key-not-used-by-the-token-endpoint'] },
   scopes: ['openid', 'offline_access'],
   findAccount: async (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),

@@ -269,15 +269,16 @@ export function databaseUrlFor(name: string): string {
   return url.toString();
 }
 
-export async function activePrivateJwk(): Promise<Record<string, unknown>> {
+export async function activePrivateJwk(alg: 'ES256' | 'RS256' = 'ES256'): Promise<Record<string, unknown>> {
   const db = new pg.Client({ connectionString: DATABASE_URL });
   await db.connect();
   try {
     const { rows } = await db.query<{ private_jwk: Record<string, unknown> | string }>(
-      `SELECT private_jwk FROM signing_keys WHERE status = 'active' AND alg = 'ES256' ORDER BY activated_at DESC NULLS LAST LIMIT 1`,
+      `SELECT private_jwk FROM signing_keys WHERE status = 'active' AND alg = $1 ORDER BY activated_at DESC NULLS LAST LIMIT 1`,
+      [alg],
     );
     const jwk = rows[0]?.private_jwk;
-    if (!jwk) throw new Error('no active ES256 signing key in signing_keys');
+    if (!jwk) throw new Error(`no active ${alg} signing key in signing_keys`);
     return typeof jwk === 'string' ? (JSON.parse(jwk) as Record<string, unknown>) : jwk;
   } finally {
     await db.end();
