@@ -106,10 +106,12 @@ export function followEventStream(opts: FollowOptions): { ready: Promise<void>; 
       if (!res.ok || !res.body) throw new Error(`revocation feed answered ${res.status}`);
       markReady();
       const decoder = new TextDecoder();
-      for await (const chunk of res.body) {
+      // A reader loop rather than `for await`: it type-checks whether or not the DOM lib is in scope.
+      const reader = res.body.getReader();
+      for (let next = await reader.read(); !next.done; next = await reader.read()) {
         clearTimeout(idle);
         idle = setTimeout(() => abort.abort(), idleTimeout);
-        for (const event of parser.push(decoder.decode(chunk as Uint8Array, { stream: true }))) opts.onEvent(event);
+        for (const event of parser.push(decoder.decode(next.value, { stream: true }))) opts.onEvent(event);
       }
     } finally {
       clearTimeout(idle);
