@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { ownerApi, type ApiResponse } from '../support/api.ts';
@@ -43,6 +48,24 @@ describe('OpenAPI document', () => {
     expect(mounted.length).toBeGreaterThan(8);
     expect(documented).toEqual(mounted);
   });
+
+  it('passes `redocly lint` (recommended rules, redocly.yaml) with no error and no warning', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-openapi-'));
+    try {
+      const file = join(dir, 'openapi.json');
+      writeFileSync(file, await (await fetch(`${t.issuer}/api/v1/openapi.json`)).text());
+      // redocly exits non-zero on errors only; the JSON report counts warnings too.
+      const { stdout } = await promisify(execFile)('node_modules/.bin/redocly', ['lint', '--config', 'redocly.yaml', '--format', 'json', file], {
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      const report = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { totals: { errors: number; warnings: number }; problems: Array<{ ruleId: string; message: string }> };
+      expect(report.problems.map((p) => `${p.ruleId}: ${p.message}`)).toEqual([]);
+      expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('every documented operation requires authentication and names its capabilities', async () => {
     const doc = (await (await fetch(`${t.issuer}/api/v1/openapi.json`)).json()) as Doc;
