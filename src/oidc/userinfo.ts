@@ -21,6 +21,22 @@ export const isJwtUserinfo = (req: IncomingMessage): boolean => /^\/me(\?|$)/.te
  * client and an active user of the same tenant, and postdate the user's
  * revocation time. Claims follow the grant's OIDC scopes.
  */
+/**
+ * CORS for a browser-based RP calling userinfo with a JWT, from one of its own
+ * redirect origins: the rule oidc-provider's `clientBasedCORS` applies to the
+ * opaque-token path (provider.ts). The preflight carries no token, so
+ * oidc-provider answers it. Refusals before the client is known carry no CORS
+ * headers, so another origin learns nothing.
+ */
+function allowOrigin(ctx: Context, redirectUris: readonly string[] | undefined): void {
+  const origin = ctx.get('origin');
+  if (!origin || origin === 'null') return;
+  ctx.vary('Origin');
+  if (!redirectUris?.some((uri) => URL.parse(uri)?.origin === origin)) return;
+  ctx.set('Access-Control-Allow-Origin', origin);
+  ctx.set('Access-Control-Expose-Headers', 'WWW-Authenticate');
+}
+
 export function jwtUserinfoRoutes(deps: { config: Config; verifyKey: JWTVerifyGetKey; clients: ClientDirectory; accounts: AccountDirectory; revocations: Revocations }): Router {
   const router = new Router();
   const refuse = (ctx: Context, description: string) => {
@@ -48,6 +64,7 @@ export function jwtUserinfoRoutes(deps: { config: Config; verifyKey: JWTVerifyGe
     const tenantId = String(claims.tid);
     const client = await deps.clients.find(String(claims.client_id));
     if (!client || client.tenant_id !== tenantId) return refuse(ctx, 'the client of this token is disabled or unknown');
+    allowOrigin(ctx, client.redirect_uris);
     const user = await deps.accounts.load(tenantId, String(claims.sub));
     if (!user || user.status !== 'active') return refuse(ctx, 'the subject of this token is suspended or deleted');
     const revokedAt = await deps.revocations.revokedAt(tenantId, user.id);

@@ -37,6 +37,26 @@ describe('userinfo', () => {
     expect(await (await userinfo(tokens.access_token)).json()).toEqual({ sub: userId });
   });
 
+  it('answers a browser RP from its redirect origin with CORS headers (preflight included), and no other origin', async () => {
+    const spaOrigin = new URL(REDIRECT_URI).origin;
+    const spa = await owner.post('/applications', { name: 'SPA', type: 'spa', redirect_uris: [REDIRECT_URI], first_party: true });
+    const config = await discover(t.issuer, spa.body.id);
+    const { tokens } = await signIn(t.issuer, config, person, { scope: 'openid users:view' });
+    expect(tokens.access_token.split('.')).toHaveLength(3);
+    const preflight = await fetch(`${t.issuer}/me`, {
+      method: 'OPTIONS',
+      headers: { origin: spaOrigin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(spaOrigin);
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+    const ok = await fetch(`${t.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}`, origin: spaOrigin } });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(spaOrigin);
+    const elsewhere = await fetch(`${t.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}`, origin: 'https://evil.example' } });
+    expect(elsewhere.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('refuses a token without openid (client credentials), a tampered one, and one issued before a revoke-all', async () => {
     const cc = await userinfo(await serviceToken(t, t.admin.id, t.admin.secret));
     expect(cc.status).toBe(401);
