@@ -82,7 +82,6 @@ export function createExampleApi(opts: ExampleOptions) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // eslint-disable-next-line no-restricted-syntax -- a standalone example configured by its own environment, not Tessera's config
   const env = process.env;
   const api = createExampleApi({
     issuer: env.TESSERA_ISSUER ?? 'http://localhost:3000',

@@ -71,10 +71,13 @@ describe.each(ALGS)('resource servers verifying access tokens signed with %s', (
     app.use(auth({ issuerBaseURL: issuer, audience: AUDIENCE }));
     app.get('/reports', requiredScopes(CAPABILITY), (req, res) => res.json({ sub: req.auth!.payload.sub }));
     app.get('/admin', requiredScopes('users:manage'), (_req, res) => res.json({ ok: true }));
+    // Its RFC 9068 profile (typ at+jwt, sub, client_id, jti, iat required) passes too.
+    app.get('/strict', auth({ issuerBaseURL: issuer, audience: AUDIENCE, strict: true }), (req, res) => res.json({ typ: req.auth!.header.typ }));
     api.handle(app);
     const call = (path: string, token: string) => fetch(`${api.base}${path}`, { headers: { authorization: `Bearer ${token}` } });
     expect(await (await call('/reports', personal)).json()).toEqual({ sub: env.person.id });
     expect((await call('/reports', service)).status).toBe(200);
+    expect(await (await call('/strict', personal)).json()).toEqual({ typ: 'at+jwt' });
     expect((await call('/admin', personal)).status).toBe(403);
     expect((await call('/reports', otherAudience)).status).toBe(401);
     expect((await call('/reports', tampered)).status).toBe(401);
