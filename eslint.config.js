@@ -42,6 +42,14 @@ export default tseslint.config(
     },
   },
   ...ZONES,
+  // The console's one script runs in the browser.
+  {
+    files: ['src/console/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(['window', 'document', 'fetch', 'setTimeout', 'clearTimeout', 'FormData', 'URLSearchParams', 'HTMLFormElement', 'CSS'].map((g) => [g, 'readonly'])),
+    },
+  },
   // Tests, benches and the examples (standalone apps configured by their own environment) read process.env directly.
   { files: ['test/**', 'bench/**', 'examples/**', '*.config.ts', '*.config.js'], rules: { 'no-restricted-syntax': 'off' } },
 );

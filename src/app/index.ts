@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import type Koa from 'koa';
 import type Router from '@koa/router';
@@ -38,6 +38,8 @@ import { createFeedHub } from '../sessions/feedHub.ts';
 import { createProviderMetrics } from '../oidc/metrics.ts';
 import { createHttpMetrics, createSignInMetrics, registerDbPoolGauge, registerEntitlementCacheMetric } from './metrics.ts';
 import { createHttpHandler } from '../http/app.ts';
+import { createTokenAuthenticator } from '../http/api/principal.ts';
+import { consoleRouter, isRootPage } from '../console/index.tsx';
 import { createServer as createHttpServer } from 'node:http';
 import { healthRoutes } from '../http/routes/health.ts';
 import { interactionRoutes } from '../http/routes/interaction.ts';
@@ -277,6 +279,20 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
         secret: cookieKeys[0]!,
       }),
     ];
+    // The console calls the token endpoint through the very handler built below.
+    const late: { handler?: RequestListener } = {};
+    routers.push(
+      consoleRouter({
+        config,
+        services: core.services,
+        redis,
+        keys,
+        secret: cookieKeys[0]!,
+        logger,
+        authenticate: createTokenAuthenticator({ config, verifyKey: keyRing.verifyKey, clients: clientDirectory, accounts: accountDirectory, revocations: core.revocations, entitlements }),
+        dispatch: () => late.handler!,
+      }),
+    );
     const { handler, app } = createHttpHandler({
       health,
       logger,
@@ -284,12 +300,14 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       trustProxy: config.TESSERA_TRUST_PROXY,
       hsts: config.issuer.startsWith('https://'),
       cookieKeys,
-      ownPrefixes: ['/healthz', '/readyz', '/metrics', '/interaction', '/api'],
-      ownRequest: isJwtUserinfo,
+      ownPrefixes: ['/healthz', '/readyz', '/metrics', '/interaction', '/api', '/console'],
+      // The issuer's root page (console/index.tsx) and userinfo over a JWT are Tessera's own too.
+      ownRequest: (req) => isRootPage(req) || isJwtUserinfo(req),
       observe: createHttpMetrics(registry),
       routers,
     });
 
+    late.handler = handler;
     let server: Server | undefined;
     let metricsServer: Server | undefined;
     const closeHttp = async () => {

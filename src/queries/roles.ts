@@ -73,22 +73,24 @@ export interface RoleAssignments {
 }
 
 /** Everyone a role is assigned to directly. */
-export async function listRoleAssignments(db: Executor, roleId: string): Promise<RoleAssignments> {
+/** A role's direct assignments, oldest first; `limit` caps each kind (the console shows the first ones and the counts). */
+export async function listRoleAssignments(db: Executor, roleId: string, limit?: number): Promise<RoleAssignments> {
+  const cap = limit === undefined ? sql`` : sql` limit ${limit}`;
   const [u, g, c] = await allOn(db, [
     () =>
       rows<RoleAssignments['users'][number]>(
         db,
-        sql`select u.id, u.email, u.display_name, a.assigned_at, a.expires_at from ${userRoles} a join users u on u.id = a.user_id where a.role_id = ${roleId} order by a.assigned_at, u.id`,
+        sql`select u.id, u.email, u.display_name, a.assigned_at, a.expires_at from ${userRoles} a join users u on u.id = a.user_id where a.role_id = ${roleId} order by a.assigned_at, u.id${cap}`,
       ),
     () =>
       rows<RoleAssignments['groups'][number]>(
         db,
-        sql`select g.id, g.name, a.assigned_at, a.expires_at from ${groupRoles} a join groups g on g.id = a.group_id where a.role_id = ${roleId} order by a.assigned_at, g.id`,
+        sql`select g.id, g.name, a.assigned_at, a.expires_at from ${groupRoles} a join groups g on g.id = a.group_id where a.role_id = ${roleId} order by a.assigned_at, g.id${cap}`,
       ),
     () =>
       rows<RoleAssignments['clients'][number]>(
         db,
-        sql`select c.id, c.name, a.assigned_at, a.expires_at from ${clientRoles} a join clients c on c.id = a.client_id where a.role_id = ${roleId} order by a.assigned_at, c.id`,
+        sql`select c.id, c.name, a.assigned_at, a.expires_at from ${clientRoles} a join clients c on c.id = a.client_id where a.role_id = ${roleId} order by a.assigned_at, c.id${cap}`,
       ),
   ] as const);
   return { users: u, groups: g, clients: c };

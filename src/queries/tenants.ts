@@ -39,3 +39,8 @@ export async function updateTenantBranding(db: Executor, id: string, patch: Bran
   const [row] = await db.update(tenants).set({ ...patch, updatedAt: new Date() }).where(eq(tenants.id, id)).returning();
   return row!;
 }
+
+/** Up to `limit` tenants in slug order (the console's tenant choice needs to know whether there is exactly one). */
+export async function listTenants(db: Executor, limit: number): Promise<TenantRow[]> {
+  return db.select().from(tenants).orderBy(tenants.slug).limit(limit);
+}

@@ -80,7 +80,8 @@ export type UserListRow = UserRow & { position: string };
  * `position` is created_at at full (microsecond) precision, which a JS Date
  * would round and so skip or repeat rows created in the same millisecond.
  */
-export async function listUsers(db: Executor, tenantId: string, filter: UserFilter, after: UserPosition | undefined, limit: number): Promise<UserListRow[]> {
+/** The WHERE of the user list's filter; the list, its count and "all matching" share it, so they agree. */
+function userConditions(tenantId: string, filter: UserFilter): SQL[] {
   const conditions: SQL[] = [eq(users.tenantId, tenantId)];
   if (filter.status) conditions.push(eq(users.status, filter.status));
   if (filter.query) {
@@ -91,6 +92,11 @@ export async function listUsers(db: Executor, tenantId: string, filter: UserFilt
     conditions.push(sql`${users.id} in (select ${groupMembers.userId} from ${groupMembers} where ${groupMembers.groupId} = ${filter.group} and ${groupMembers.tenantId} = ${tenantId})`);
   }
   if (filter.role) conditions.push(sql`${users.id} in (${roleHolderIds(sql`(select ${roles.id} from ${roles} where ${roles.tenantId} = ${tenantId} and ${roles.slug} = ${filter.role})`)})`);
+  return conditions;
+}
+
+export async function listUsers(db: Executor, tenantId: string, filter: UserFilter, after: UserPosition | undefined, limit: number): Promise<UserListRow[]> {
+  const conditions = userConditions(tenantId, filter);
   if (after) conditions.push(sql`(${users.createdAt}, ${users.id}) > (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
   return db
     .select({ ...getTableColumns(users), position: sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` })
@@ -98,6 +104,19 @@ export async function listUsers(db: Executor, tenantId: string, filter: UserFilt
     .where(and(...conditions))
     .orderBy(asc(users.createdAt), asc(users.id))
     .limit(limit);
+}
+
+/** How many users match the filter, counting at most `cap` (a count over 100,000 rows stops there). */
+export async function countUsers(db: Executor, tenantId: string, filter: UserFilter, cap: number): Promise<number> {
+  const inner = db.select({ one: sql`1` }).from(users).where(and(...userConditions(tenantId, filter))).limit(cap).as('matching');
+  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(inner);
+  return row?.n ?? 0;
+}
+
+/** The ids of the users matching the filter, at most `max`, in list order. */
+export async function listUserIds(db: Executor, tenantId: string, filter: UserFilter, max: number): Promise<string[]> {
+  const found = await db.select({ id: users.id }).from(users).where(and(...userConditions(tenantId, filter))).orderBy(asc(users.createdAt), asc(users.id)).limit(max);
+  return found.map((r) => r.id);
 }
 
 export async function updateUserProfile(db: Executor, id: string, patch: { email?: string; displayName?: string }): Promise<UserRow | undefined> {

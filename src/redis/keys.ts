@@ -34,6 +34,12 @@ export function createRedisKeys(prefix: string) {
     idempotency: (tenantId: string, actor: string, key: string) => `${p}idem:${tenantId}:${actor}:${key}`,
     /** BullMQ's own key prefix: every queue key lives under `${p}bull:`. */
     bullPrefix: () => `${p}bull`,
+    /** A signed-in admin console session (encrypted; the key holds a hash of the cookie's id). */
+    consoleSession: (idHash: string) => `${p}console:session:${idHash}`,
+    /** A console sign-in in flight, by its OAuth state (PKCE verifier and the browser binding). */
+    consoleLogin: (state: string) => `${p}console:login:${state}`,
+    /** Held while one request refreshes a console session's tokens (refresh tokens rotate on use). */
+    consoleRefreshLock: (idHash: string) => `${p}console:refresh-lock:${idHash}`,
     /** Fixed-window counter for the login rate limit. */
     rateLimit: (scope: 'ip' | 'account', id: string, window: number) => `${p}ratelimit:login:${scope}:${id}:${window}`,
   };

@@ -11,6 +11,7 @@ import { createAuditLog, type AuditLog } from './audit.ts';
 import { createTenantChange, type TenantChange } from './change.ts';
 import { createAuditEventService } from './auditEvents.ts';
 import { createClientService } from './clients.ts';
+import { createConsoleService } from './console.ts';
 import { createGroupService } from './groups.ts';
 import { createRoleService } from './roles.ts';
 import { createAssignmentEngine, type ScheduleExpiry } from './assignments.ts';
@@ -19,6 +20,7 @@ import { createUserService } from './users.ts';
 import { createExpiryService } from './expiry.ts';
 import type { Logger } from '../log/index.ts';
 import { createAuditExportService, type AuditExportConfig } from './auditExports/index.ts';
+import { createBulkRoleRequests } from './bulkRoles.ts';
 
 /** Builds the business services once; everything that changes data goes through them. */
 export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: JobQueue; scheduleExpiry: ScheduleExpiry; jobLimits?: Partial<Record<JobType, number>>; idTokenAlgs?: readonly string[]; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig } }) {
@@ -29,6 +31,7 @@ export function createServices(deps: { db: Database; redis: Redis; keys: RedisKe
   const feed = createFeedPublisher({ redis: deps.redis, keys: deps.keys });
   const sessions = createSessionService({ redis: deps.redis, keys: deps.keys, purger: createPurger(deps), revocations: deps.revocations, feed, change, audit });
   const jobs = createJobService({ db: deps.db, producers: deps.producers, limits: deps.jobLimits });
+  const clients = createClientService({ db: deps.db, change, audit, sessions, ...(deps.idTokenAlgs ? { idTokenAlgs: deps.idTokenAlgs } : {}) });
   return {
     jobs,
     audit,
@@ -37,10 +40,12 @@ export function createServices(deps: { db: Database; redis: Redis; keys: RedisKe
     sessions,
     assignments,
     users: createUserService({ db: deps.db, change, audit, assignments, sessions }),
-    clients: createClientService({ db: deps.db, change, audit, sessions, ...(deps.idTokenAlgs ? { idTokenAlgs: deps.idTokenAlgs } : {}) }),
+    clients,
+    console: createConsoleService({ db: deps.db, clients }),
     groups: createGroupService({ db: deps.db, change, audit, roles }),
     tenants: createTenantService({ change, audit }),
     auditEvents: createAuditEventService({ change }),
+    bulkRoles: createBulkRoleRequests({ change, jobs }),
     auditExports: createAuditExportService({ db: deps.db, audit, jobs, ...deps.exports }),
     expiry: createExpiryService({ change, assignments }),
   };

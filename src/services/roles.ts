@@ -99,7 +99,8 @@ function validateDescription(description: string | null | undefined): string | n
   return description;
 }
 
-const slugBase = (name: string) =>
+/** The slug a role name suggests (the console shows it as the name is typed; console.js mirrors this). */
+export const slugBase = (name: string) =>
   name
     .toLowerCase()
     .normalize('NFKD')
@@ -251,10 +252,10 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
     },
 
     /** Everyone the role is assigned to directly, with ISO 8601 times (raw rows carry the driver's date format). */
-    async assignments({ tenantId }: Access, slug: string) {
+    async assignments({ tenantId }: Access, slug: string, limit?: number) {
       return change.read(async (tx) => {
         const role = await requireRole(tx, tenantId, slug);
-        const rows = await listRoleAssignments(tx, role.id);
+        const rows = await listRoleAssignments(tx, role.id, limit);
         const times = <T extends { assigned_at: Date | string; expires_at: Date | string | null }>(r: T) => ({
           ...r,
           assigned_at: new Date(r.assigned_at).toISOString(),

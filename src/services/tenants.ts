@@ -1,4 +1,4 @@
-import { notFound } from '../errors/index.ts';
+import { notFound, unprocessable } from '../errors/index.ts';
 import { findTenantById, lockTenant, updateTenantBranding, type BrandingPatch, type TenantRow } from '../queries/tenants.ts';
 import type { AuditLog } from './audit.ts';
 import type { Access } from './authority.ts';
@@ -17,6 +17,19 @@ export interface BrandingInput {
   accentColor?: string | null;
 }
 
+/** The shapes the sign-in layout renders (views/layout.ts); the admin API and the console both pass through here. */
+function validateBranding(input: BrandingInput): void {
+  if (input.displayName !== undefined && (input.displayName.trim().length < 1 || input.displayName.length > 100)) {
+    throw unprocessable('invalid_display_name', 'the display name must be 1 to 100 characters');
+  }
+  if (input.logoUrl != null && (input.logoUrl.length > 2_000 || URL.parse(input.logoUrl)?.protocol !== 'https:')) {
+    throw unprocessable('invalid_logo_url', 'the logo URL must be an https URL');
+  }
+  if (input.accentColor != null && !/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(input.accentColor)) {
+    throw unprocessable('invalid_accent_color', 'the accent colour must be #rgb or #rrggbb');
+  }
+}
+
 const view = (t: TenantRow): BrandingView => ({ display_name: t.displayName, logo_url: t.logoUrl, accent_color: t.accentColor });
 
 /**
@@ -33,6 +46,7 @@ export function createTenantService(deps: { change: TenantChange; audit: AuditLo
     },
 
     async updateBranding({ tenantId, actor }: Access, input: BrandingInput): Promise<BrandingView> {
+      validateBranding(input);
       const patch: BrandingPatch = {
         ...(input.displayName !== undefined ? { displayName: input.displayName } : {}),
         ...(input.logoUrl !== undefined ? { logoUrl: input.logoUrl } : {}),

@@ -14,6 +14,8 @@ import {
   groupNames,
   insertUser,
   listUserDirectRoles,
+  countUsers,
+  listUserIds,
   listUsers,
   updateUserPassword,
   updateUserProfile,
@@ -136,6 +138,21 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
     async list({ tenantId }: Access, filter: UserFilter, after: { k: string; id: string } | undefined, limit: number) {
       if (after && (!TIMESTAMP.test(after.k) || !UUID.test(after.id))) throw badRequest('invalid_cursor', 'the cursor is not one this API issued');
       return change.read((tx) => listUsers(tx, tenantId, filter, after && { createdAt: after.k, id: after.id }, limit));
+    },
+
+    /** How many users match the list's filter, counted up to `cap`. */
+    async count({ tenantId }: Access, filter: UserFilter, cap: number): Promise<number> {
+      return change.read((tx) => countUsers(tx, tenantId, filter, cap));
+    },
+
+    /** The ids the list's filter matches, at most `max` (the console's "select all N matching"). */
+    async idsMatching({ tenantId }: Access, filter: UserFilter, max: number): Promise<string[]> {
+      return change.read((tx) => listUserIds(tx, tenantId, filter, max));
+    },
+
+    /** The user with this email (compared case-folded, as sign-in does), if any. */
+    async findByEmail({ tenantId }: Access, email: string): Promise<UserRow | undefined> {
+      return change.read((tx) => findUserByEmail(tx, tenantId, email));
     },
 
     async get({ tenantId }: Access, userId: string): Promise<UserRow> {

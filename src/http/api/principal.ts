@@ -23,13 +23,8 @@ export interface Principal {
 
 const invalidToken = (detail: string) => new AppError(401, 'invalid_token', detail);
 
-/**
- * Authenticates admin API calls. The bearer token must be an RFC 9068 access
- * token from this issuer for `<issuer>/api`. It is refused when its client is
- * disabled, its user is suspended or gone, or it was issued at or before the
- * subject's revocation time, even while it has not yet expired.
- */
-export function authenticate(deps: {
+/** What verifying a Tessera access token for the admin API needs. */
+export interface TokenAuthDeps {
   config: Config;
   /** Tessera's current public signing keys (oidc/keyRing.ts): verified locally, no network hop. */
   verifyKey: JWTVerifyGetKey;
@@ -37,18 +32,20 @@ export function authenticate(deps: {
   accounts: AccountDirectory;
   revocations: Revocations;
   entitlements: EntitlementLoader;
-}): Middleware {
-  const keySet = deps.verifyKey;
-  return async (ctx, next) => {
-    const header = ctx.get('authorization');
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
-    if (!match) {
-      ctx.set('WWW-Authenticate', 'Bearer');
-      throw new AppError(401, 'unauthenticated', 'a bearer access token is required');
-    }
+}
+
+/**
+ * The principal behind an access token for `<issuer>/api`: an RFC 9068 token
+ * from this issuer, refused when its client is disabled, its user is suspended
+ * or gone, or it was issued at or before the subject's revocation time, even
+ * while it has not yet expired. The admin API (bearer header) and the console
+ * (the token its server keeps) both go through this one check.
+ */
+export function createTokenAuthenticator(deps: TokenAuthDeps): (token: string) => Promise<Principal> {
+  return async (token) => {
     let payload;
     try {
-      ({ payload } = await jwtVerify(match[1]!, keySet, {
+      ({ payload } = await jwtVerify(token, deps.verifyKey, {
         issuer: deps.config.issuer,
         audience: deps.config.apiAudience,
         typ: 'at+jwt',
@@ -56,7 +53,6 @@ export function authenticate(deps: {
         requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'tid'],
       }));
     } catch (e) {
-      ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw invalidToken(e instanceof joseErrors.JWTExpired ? 'the access token has expired' : 'the access token is not valid for this API');
     }
     // DPoP is off; a token bound to a key (cnf) is never accepted as a plain bearer token (CHECKLIST 34).
@@ -78,7 +74,7 @@ export function authenticate(deps: {
     if (revokedAt && (payload.iat ?? 0) <= revokedAt) throw invalidToken('this token was issued before the subject’s sessions were revoked');
     const scopes = new Set(String(payload.scope ?? '').split(' ').filter(Boolean));
     let held: Promise<ReadonlySet<string>> | undefined;
-    const principal: Principal = {
+    return {
       tenantId,
       actor,
       clientId,
@@ -89,7 +85,25 @@ export function authenticate(deps: {
           .capabilitiesOf(tenantId, actor.type, actor.id)
           .then((caps) => new Set(caps.filter((c) => scopes.has(c))))),
     };
-    ctx.state.principal = principal;
+  };
+}
+
+/** Authenticates admin API calls from the bearer header (createTokenAuthenticator). */
+export function authenticate(deps: TokenAuthDeps): Middleware {
+  const principalOf = createTokenAuthenticator(deps);
+  return async (ctx, next) => {
+    const header = ctx.get('authorization');
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+    if (!match) {
+      ctx.set('WWW-Authenticate', 'Bearer');
+      throw new AppError(401, 'unauthenticated', 'a bearer access token is required');
+    }
+    try {
+      ctx.state.principal = await principalOf(match[1]!);
+    } catch (err) {
+      if (err instanceof AppError && err.status === 401) ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+      throw err;
+    }
     await next();
   };
 }
