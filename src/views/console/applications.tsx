@@ -41,7 +41,7 @@ export function ApplicationList(props: { viewer: Viewer; notice?: Notice | undef
                 <div class="actions">
                   {can(viewer, 'applications:rotate_secret') && (a.type === 'web' || a.type === 'service') ? (
                     <PostForm viewer={viewer} action={`/console/applications/${encodeURIComponent(a.id)}/rotate`} class="inline" confirm="Rotate the secret? The old one stops working at once.">
-                      <button type="submit" class="secondary" aria-label={`Rotate the secret of ${a.name}`}>
+                      <button type="submit" class="secondary" aria-label={`Rotate secret of ${a.name}`}>
                         Rotate secret
                       </button>
                     </PostForm>
