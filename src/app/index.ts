@@ -73,7 +73,10 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
   const versions = createTenantVersions({ redis, keys, epoch });
   const revocations = createRevocations({ db, redis, keys, epoch, versions });
   const producers = createProducers({ redis: target, prefix: keys.bullPrefix() });
+  const entitlementStats: EntitlementCacheStats = { hits: 0, misses: 0 };
+  const entitlements = createEntitlementLoader({ db, versions, stats: entitlementStats });
   const services = createServices({ db, redis, keys, versions, revocations, producers, scheduleExpiry: createExpiryScheduler({ producers, logger }),
+    tenantGraph: (tenantId) => entitlements.graph(tenantId),
     jobLimits: { audit_export: config.TESSERA_MAX_ACTIVE_EXPORTS, bulk_role_assignment: config.TESSERA_MAX_ACTIVE_BULK_JOBS },
     idTokenAlgs: signingAlgs(config.TESSERA_SIGNING_ALG),
     logger, exports: { driver: dbh.driver, config: auditExportConfig(config) } });
@@ -92,6 +95,9 @@ export async function createCore(config: Config, logger: Logger = createLogger(c
     audit,
     change,
     services,
+    /** Cached entitlement lookups (token issuance, the admin principal) and their hit counters. */
+    entitlements,
+    entitlementStats,
     producers,
     async close() {
       await producers.close().catch(() => undefined);
@@ -204,10 +210,9 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       void health.check();
     };
 
-    const entitlementStats: EntitlementCacheStats = { hits: 0, misses: 0 };
+    const { entitlements, entitlementStats } = core;
     registerEntitlementCacheMetric(registry, entitlementStats);
     const providerMetrics = createProviderMetrics(registry, logger);
-    const entitlements = createEntitlementLoader({ db, versions, stats: entitlementStats });
     const RedisAdapter = createRedisAdapterClass({
       redis,
       keys,

@@ -41,6 +41,7 @@ export interface ConsoleDeps {
 
 const COOKIE = 'tessera_console';
 const LOGIN_COOKIE = 'tessera_console_login';
+const TENANT_COOKIE = 'tessera_console_tenant';
 /** Refresh this long before the access token expires, so a page never works with one about to lapse. */
 const REFRESH_MARGIN_SECONDS = 30;
 
@@ -154,6 +155,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   con.get('/', async (ctx) => {
     if (await currentSession(ctx)) return ctx.redirect('/console/users');
     const only = await services.console.onlyTenant();
+    const remembered = ctx.cookies.get(TENANT_COOKIE)?.slice(0, 100) ?? '';
     send(
       ctx,
       <BarePage title="Tessera console">
@@ -164,7 +166,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
           ) : (
             <>
               <label for="tenant">Tenant</label>
-              <input id="tenant" type="text" name="tenant" required autocomplete="organization" />
+              <input id="tenant" type="text" name="tenant" value={remembered} required autocomplete="organization" />
             </>
           )}
           <p>
@@ -176,8 +178,10 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   });
 
   con.get('/login', async (ctx) => {
-    const slug = typeof ctx.query.tenant === 'string' ? ctx.query.tenant : '';
-    const tenant = slug ? await services.console.tenantBySlug(slug) : await services.console.onlyTenant();
+    // The tenant asked for, else the one this browser last signed in to, else the only one there is.
+    const asked = typeof ctx.query.tenant === 'string' ? ctx.query.tenant.trim() : '';
+    const slug = asked || (ctx.cookies.get(TENANT_COOKIE) ?? '');
+    const tenant = slug ? await services.console.tenantBySlug(slug.slice(0, 100)) : await services.console.onlyTenant();
     if (!tenant) {
       send(
         ctx,
@@ -198,6 +202,8 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     const returnTo = typeof ctx.query.return === 'string' && /^\/console\/[A-Za-z0-9/_-]*$/.test(ctx.query.return) ? ctx.query.return : '/console/users';
     await sessions.startLogin(state, { tenantId: tenant.id, verifier, binding: sha256(nonce), returnTo });
     ctx.cookies.set(LOGIN_COOKIE, nonce, { ...cookieOpts, maxAge: 600_000 });
+    // Not a secret: which tenant's console this browser uses, so a later sign-in doesn't ask again.
+    ctx.cookies.set(TENANT_COOKIE, tenant.slug, { ...cookieOpts, maxAge: 365 * 86_400_000 });
     const url = new URL(`${config.issuer}/auth`);
     url.search = new URLSearchParams({
       client_id: clientId,

@@ -10,6 +10,7 @@ import { UUID } from './users.tsx';
 const EDITOR_AREAS = groupByArea(CAPABILITIES.filter((c) => !c.reserved));
 const ALL_AREAS = groupByArea(CAPABILITIES);
 const SHOWN_ASSIGNMENTS = 200;
+const ROLE_PAGE = 50;
 /** Groups the editor and the assign form list (by name); a tenant with more finds the rest by search on the groups page. */
 const GROUP_CHOICES = 500;
 
@@ -67,8 +68,14 @@ export function rolePages(deps: { services: Services }): ConsolePage[] {
       needs: ['users:view'],
       async handle(c) {
         const builtIn = c.ctx.query.builtin === '1';
+        const pageNo = Math.max(1, Math.min(1_000, Number.parseInt(String(c.ctx.query.page ?? '1'), 10) || 1));
         const roles = await services.roles.list(c.access, builtIn ? 'all' : 'custom');
-        send(c.ctx, <RoleList viewer={c.viewer} notice={c.notice} roles={roles} builtIn={builtIn} />);
+        const shown = roles.slice((pageNo - 1) * ROLE_PAGE, pageNo * ROLE_PAGE);
+        const url = (n: number) => `/console/roles?${new URLSearchParams({ ...(builtIn ? { builtin: '1' } : {}), page: String(n) })}`;
+        send(
+          c.ctx,
+          <RoleList viewer={c.viewer} notice={c.notice} roles={shown} builtIn={builtIn} total={roles.length} next={roles.length > pageNo * ROLE_PAGE ? url(pageNo + 1) : null} first={pageNo > 1 ? url(1) : undefined} />,
+        );
       },
     }),
 
@@ -180,7 +187,7 @@ export function rolePages(deps: { services: Services }): ConsolePage[] {
       needs: ['members:change_roles'],
       async handle(c) {
         const slug = slugParam(c);
-        const [role, assignments, all] = await Promise.all([services.roles.get(c.access, slug), services.roles.assignments(c.access, slug, SHOWN_ASSIGNMENTS), services.roles.list(c.access, 'all')]);
+        const [role, assignments, all] = await Promise.all([services.roles.get(c.access, slug), services.roles.assignments(c.access, slug, SHOWN_ASSIGNMENTS), services.roles.options(c.access)]);
         if (role.type === 'system') throw new AppError(403, 'system_role_immutable', 'built-in roles can’t be deleted');
         send(c.ctx, <RoleDelete viewer={c.viewer} role={role} assignments={assignments} shown={SHOWN_ASSIGNMENTS} others={all.filter((r) => r.slug !== slug)} />);
       },

@@ -33,8 +33,7 @@ const query = (c: ConsoleContext, name: string) => {
 };
 
 export async function roleOptions(services: Services, c: ConsoleContext): Promise<RoleOption[]> {
-  const roles = await services.roles.list(c.access, 'all');
-  return roles.map((r) => ({ slug: r.slug, name: r.name, type: r.type }));
+  return services.roles.options(c.access);
 }
 
 /** Parses an optional ISO 8601 date-time with offset, as the admin API takes it. */

@@ -102,7 +102,9 @@ async function openPglite(dataDir: string): Promise<DbHandle> {
   const lock = lockDataDir(resolve(dataDir));
   let client: Awaited<ReturnType<typeof PGlite.create>>;
   try {
-    client = await PGlite.create(dir);
+    // pg_trgm backs the users list's substring search (migration 0006).
+    const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+    client = await PGlite.create(dir, { extensions: { pg_trgm } });
   } catch (err) {
     lock.release();
     throw err;

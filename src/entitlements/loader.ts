@@ -9,6 +9,8 @@ export type SubjectKind = 'user' | 'client';
 export interface EntitlementLoader {
   /** Effective capabilities of a subject right now, never older than the last committed change. */
   capabilitiesOf(tenantId: string, kind: SubjectKind, subjectId: string): Promise<readonly string[]>;
+  /** The tenant's group and role graph as of its current version (cached; the console's explain and roles views read it). */
+  graph(tenantId: string): Promise<TenantGraph>;
 }
 
 export interface EntitlementCacheStats {
@@ -43,6 +45,10 @@ export function createEntitlementLoader(deps: {
   }
 
   return {
+    async graph(tenantId) {
+      const version = await versions.current(tenantId);
+      return cached(graphs, tenantId, version, () => loadTenantGraph(db, tenantId));
+    },
     async capabilitiesOf(tenantId, kind, subjectId) {
       const version = await versions.current(tenantId);
       const key = `${tenantId}:${kind}:${subjectId}`;

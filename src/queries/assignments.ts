@@ -117,7 +117,7 @@ export function roleHolderIds(role: SQL, holding: Holding = 'now', exceptDirect?
     )
     select ur.user_id from ${userRoles} ur where ur.role_id = ${role} and ${live(sql`ur.expires_at`)} ${except}
     union
-    select m.user_id from ${groupMembers} m join granted on m.group_id = granted.id`;
+    select m.user_id from ${groupMembers} m where m.group_id = any(array(select id from granted))`;
 }
 
 /** Active users of the tenant who hold the role (see `roleHolderIds`). */

@@ -21,6 +21,11 @@ export async function listRoles(db: Executor, tenantId: string): Promise<RoleRow
   return db.select().from(roles).where(eq(roles.tenantId, tenantId)).orderBy(roles.type, roles.name);
 }
 
+/** Slug, name and type of every role of the tenant, in the list's order (pickers need no more). */
+export async function listRoleNames(db: Executor, tenantId: string): Promise<Array<{ slug: string; name: string; type: string }>> {
+  return db.select({ slug: roles.slug, name: roles.name, type: roles.type }).from(roles).where(eq(roles.tenantId, tenantId)).orderBy(roles.type, roles.name);
+}
+
 /** True when the slug is in use or retired in the tenant. */
 export async function isSlugUnavailable(db: Executor, tenantId: string, slug: string): Promise<boolean> {
   const res = await rows<{ taken: boolean }>(db, sql`

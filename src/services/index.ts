@@ -19,11 +19,12 @@ import { createTenantService } from './tenants.ts';
 import { createUserService } from './users.ts';
 import { createExpiryService } from './expiry.ts';
 import type { Logger } from '../log/index.ts';
+import type { TenantGraph } from '../entitlements/resolve.ts';
 import { createAuditExportService, type AuditExportConfig } from './auditExports/index.ts';
 import { createBulkRoleRequests } from './bulkRoles.ts';
 
 /** Builds the business services once; everything that changes data goes through them. */
-export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: JobQueue; scheduleExpiry: ScheduleExpiry; jobLimits?: Partial<Record<JobType, number>>; idTokenAlgs?: readonly string[]; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig } }) {
+export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: JobQueue; scheduleExpiry: ScheduleExpiry; jobLimits?: Partial<Record<JobType, number>>; idTokenAlgs?: readonly string[]; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig }; tenantGraph?: (tenantId: string) => Promise<TenantGraph> }) {
   const audit: AuditLog = createAuditLog();
   const change: TenantChange = createTenantChange({ db: deps.db, versions: deps.versions });
   const assignments = createAssignmentEngine({ audit, scheduleExpiry: deps.scheduleExpiry });
@@ -39,7 +40,7 @@ export function createServices(deps: { db: Database; redis: Redis; keys: RedisKe
     roles,
     sessions,
     assignments,
-    users: createUserService({ db: deps.db, change, audit, assignments, sessions }),
+    users: createUserService({ db: deps.db, change, audit, assignments, sessions, ...(deps.tenantGraph ? { tenantGraph: deps.tenantGraph } : {}) }),
     clients,
     console: createConsoleService({ db: deps.db, clients }),
     groups: createGroupService({ db: deps.db, change, audit, roles }),

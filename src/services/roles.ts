@@ -9,6 +9,7 @@ import {
   insertRoles,
   isSlugUnavailable,
   listRoleAssignments,
+  listRoleNames,
   listRoles,
   updateRole,
   type RoleCounts,
@@ -130,6 +131,11 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
         const [roles, counts] = await allOn(tx, [() => listRoles(tx, tenantId), () => assignmentCounts(tx, tenantId)] as const);
         return roles.filter((r) => type === 'all' || r.type === type).map((r) => view(r, counts.get(r.id)));
       });
+    },
+
+    /** Every role's slug, name and type, without assignment counts: for pickers, cheap at 500 roles. */
+    async options({ tenantId }: Access): Promise<Array<{ slug: string; name: string; type: 'system' | 'custom' }>> {
+      return change.read(async (tx) => (await listRoleNames(tx, tenantId)).map((r) => ({ slug: r.slug, name: r.name, type: r.type as 'system' | 'custom' })));
     },
 
     async get({ tenantId }: Access, slug: string): Promise<RoleView> {

@@ -2,7 +2,7 @@ import type { Database, Tx } from '../db/client.ts';
 import type { SessionService } from './sessions.ts';
 import { randomUUID } from 'node:crypto';
 import { explainEntitlement, groupChains } from '../entitlements/explain.ts';
-import { resolveEntitlement } from '../entitlements/resolve.ts';
+import { resolveEntitlement, type TenantGraph } from '../entitlements/resolve.ts';
 import { badRequest, conflict, notFound, unprocessable } from '../errors/index.ts';
 import { loadTenantGraph, loadUserLinks } from '../queries/entitlements.ts';
 import { listRoles } from '../queries/roles.ts';
@@ -74,7 +74,15 @@ const isUniqueViolation = (e: unknown): boolean => {
 const emailTaken = () => conflict('email_taken', 'a user with this email already exists (emails are compared ignoring case)');
 
 /** Users (SPEC §2, §5, §7): profile, status, passwords, access. Every change is audited in its transaction. */
-export function createUserService(deps: { change: TenantChange; audit: AuditLog; db: Database; assignments: AssignmentEngine; sessions: SessionService }) {
+export function createUserService(deps: {
+  change: TenantChange;
+  audit: AuditLog;
+  db: Database;
+  assignments: AssignmentEngine;
+  sessions: SessionService;
+  /** The tenant graph as of its current version, cached (entitlements/loader.ts); without it each read loads it. */
+  tenantGraph?: (tenantId: string) => Promise<TenantGraph>;
+}) {
   const { change, audit, assignments, sessions } = deps;
 
   /** 404 for a missing user and for a user of another tenant alike, so ids can't be probed. */
@@ -224,7 +232,7 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
       return change.read(async (tx) => {
         await requireUser(tx, tenantId, userId);
         // Sequential: one transaction is one connection, which runs one query at a time anyway.
-        const graph = await loadTenantGraph(tx, tenantId);
+        const graph = deps.tenantGraph ? await deps.tenantGraph(tenantId) : await loadTenantGraph(tx, tenantId);
         const links = await loadUserLinks(tx, userId);
         const direct = await listUserDirectRoles(tx, userId);
         const roleRows = await listRoles(tx, tenantId);
@@ -251,7 +259,7 @@ export function createUserService(deps: { change: TenantChange; audit: AuditLog;
       const now = Date.now();
       return change.read(async (tx) => {
         await requireUser(tx, tenantId, userId);
-        const graph = await loadTenantGraph(tx, tenantId);
+        const graph = deps.tenantGraph ? await deps.tenantGraph(tenantId) : await loadTenantGraph(tx, tenantId);
         const links = await loadUserLinks(tx, userId);
         if (!explain) return { capabilities: [...resolveEntitlement(graph, links, now).capabilities] };
         const explained = explainEntitlement(graph, links, now);

@@ -33,6 +33,9 @@ export async function consoleAs(e: ConsoleEnv, who: { email: string; password: s
   const context = await e.browser.newContext();
   const page = await context.newPage();
   await page.goto(`${e.t.issuer}/console`);
+  // With one tenant in the database the landing page knows it; with several (parallel test files) it asks.
+  const tenant = page.getByLabel('Tenant');
+  if (await tenant.count()) await tenant.fill(e.t.tenantSlug);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/interaction'));
   await page.getByLabel('Email').fill(who.email);

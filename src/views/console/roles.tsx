@@ -1,5 +1,5 @@
 import type { Capability } from '../../catalogue/index.ts';
-import { can, Csrf, fmtDate, Layout, type Notice, PostForm, Tabs, type Viewer } from './layout.tsx';
+import { can, Csrf, fmtDate, Layout, type Notice, Pager, PostForm, Tabs, type Viewer } from './layout.tsx';
 
 export interface RoleRowView {
   slug: string;
@@ -11,7 +11,7 @@ export interface RoleRowView {
   assigned: { users: number; groups: number };
 }
 
-export function RoleList(props: { viewer: Viewer; notice?: Notice | undefined; roles: RoleRowView[]; builtIn: boolean }) {
+export function RoleList(props: { viewer: Viewer; notice?: Notice | undefined; roles: RoleRowView[]; builtIn: boolean; total: number; next: string | null; first: string | undefined }) {
   const { viewer } = props;
   const change = can(viewer, 'members:change_roles');
   return (
@@ -96,6 +96,8 @@ export function RoleList(props: { viewer: Viewer; notice?: Notice | undefined; r
       ) : (
         <p class="muted">No custom roles yet. {change ? <a href="/console/roles/new">Create one</a> : null}</p>
       )}
+      <Pager next={props.next} first={props.first} label="Roles pages" />
+      <p class="muted">{props.total} roles.</p>
     </Layout>
   );
 }
