@@ -111,6 +111,7 @@ export type Core = Awaited<ReturnType<typeof createCore>>;
 
 /** Printed on every start after the first: how to recover the printed-once credentials. */
 export const RECOVERY_HINT = [
+  '  Admin console: <issuer>/console (sign in with an admin user).',
   '  Lost the admin client secret? Issue a new one (this works while Tessera runs):',
   '    npm run cli -- rotate-client-secret --tenant default --client default-admin-automation',
   '  Lost the Owner password? Sign in with the admin client and POST /api/v1/users/<owner id>/password (docs/quickstart.md).',

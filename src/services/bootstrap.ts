@@ -82,6 +82,7 @@ export function formatBootstrap(issuer: string, r: BootstrapResult, supplied: { 
     '',
     generated ? '  Tessera is bootstrapped. Generated credentials are shown once; store them now.' : '  Tessera is bootstrapped with the credentials you supplied.',
     '',
+    `  Console:         ${issuer}/console  (sign in with the Owner email and password)`,
     `  Issuer:          ${issuer}`,
     `  Tenant:          ${r.tenant.slug} (${r.tenant.id})`,
     `  Owner email:     ${r.owner.email}`,
