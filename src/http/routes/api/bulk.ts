@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Services } from '../../../services/index.ts';
-import { BULK_MAX_USERS, createBulkRoleRequests } from '../../../services/bulkRoles.ts';
+import { BULK_MAX_USERS } from '../../../services/bulkRoles.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { jobSchema } from './jobs.ts';
 import { isoDate, slug, uuid } from './schemas.ts';
@@ -29,7 +29,7 @@ const BODY_LIMIT = 5 * 1024 * 1024;
 
 /** Bulk role changes (SPEC §9): validated and queued here, applied by the bulk-role worker. */
 export function bulkRoutes(deps: { services: Services }): RouteDef[] {
-  const requests = createBulkRoleRequests({ change: deps.services.change, jobs: deps.services.jobs });
+  const requests = deps.services.bulkRoles;
   return [
     route({
       method: 'post',
