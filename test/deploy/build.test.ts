@@ -23,6 +23,9 @@ describe('npm run build', () => {
     expect(existsSync('dist/main.js')).toBe(true);
     expect(existsSync('dist/cli.js')).toBe(true);
     expect(existsSync('dist/healthcheck.js')).toBe(true);
+    // The console's stylesheet and script are files, not modules: the build copies them.
+    expect(existsSync('dist/console/assets/console.js')).toBe(true);
+    expect(existsSync('dist/console/assets/console.css')).toBe(true);
     const port = await freePort();
     const env = {
       PATH: process.env.PATH!,
@@ -52,14 +55,18 @@ describe('npm run build', () => {
         body: 'grant_type=client_credentials',
       });
       expect(token.status, await token.clone().text()).toBe(200);
+      const consoleScript = await fetch(`http://127.0.0.1:${port}/console/assets/console.js`);
+      expect(consoleScript.status).toBe(200);
       const probe = await run(process.execPath, ['dist/healthcheck.js', '/readyz'], { env });
       expect(probe.stderr).toBe('');
       const help = await run(process.execPath, ['dist/cli.js', 'list-keys'], { env });
       expect(JSON.parse(help.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ status: 'active' })]));
     } finally {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
     }
     expect(child.exitCode).toBe(0);
   }, 90_000);
