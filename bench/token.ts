@@ -1,205 +1,268 @@
 /**
- * Token-endpoint benchmark: Tessera against a plain oidc-provider baseline,
- * measured alternately in the same run under identical load.
+ * Token-endpoint benchmark, driven by Debian's `wrk` (issue 14): Tessera as
+ * users start it, against a plain oidc-provider 9 with the same key,
+ * algorithm, lifetime, claims and Redis-backed models, measured alternately
+ * in one run (`wrk -t1 -c16`, rounds alternating between the two servers).
  *
- *   (a) client_credentials, client_secret_basic, JWT (ES256) access token for a resource indicator
- *   (b) refresh_token with rotation, JWT (ES256) access token, Redis-backed models on both sides
+ *   modes:  all    `npm start`'s mode: HTTP and workers in one process, default log level
+ *           serve  `npm run serve`: HTTP only, default log level
+ *   cases:  (a) client_credentials, client_secret_basic, scope=users:view audit:read, resource=<issuer>/api, ES256 JWT
+ *           (b) refresh_token with rotation (a pool of fresh chains per round), ES256 JWT + RS256 ID token
  *
- * Each server runs in its own child process; this process is the load generator
- * (node:http with keep-alive, CONCURRENCY workers looping for a fixed time).
- * Results are printed and written to bench/results/token.json.
+ *   npm run bench:token     (targets: cc >= 0.9, refresh >= 0.85 for the default start)
+ *
+ * Both Tessera modes run on the bench's Postgres database, so they share one
+ * signing key with the baseline; on the token path a steady-state request
+ * touches Redis only, so the database behind it does not enter the figures.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Agent } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { ALL_CAPABILITY_IDS, SYSTEM_ROLES } from '../src/catalogue/index.ts';
+import { SYSTEM_ROLES } from '../src/catalogue/index.ts';
 import { discover, REDIRECT_URI, signIn } from '../test/support/oidc.ts';
 import { freePort } from '../test/support/tessera.ts';
-import {
-  activePrivateJwk,
-  basic,
-  CONCURRENCY,
-  DATABASE_URL,
-  DB_NAME,
-  deletePrefix,
-  killChildren,
-  measureAlternating,
-  post,
-  recreateDatabase,
-  REDIS_URL,
-  ROUND_MS,
-  ROUNDS,
-  startChild,
-  stopChild,
-  WARMUP_MS,
-  type Figures,
-  type Target,
-} from './lib/harness.ts';
+import { activePrivateJwk, basic, DATABASE_URL, DB_NAME, deletePrefix, killChildren, recreateDatabase, REDIS_URL, startChild, startTesseraProcess, stopChild } from './lib/harness.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const TARGETS = { cc: 0.85, refresh: 0.8 } as const;
+const TARGETS = { cc: 0.9, refresh: 0.85 } as const;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+/** Refresh chains per round: more than the connections, so a connection never waits for a token. */
+const CHAINS = CONNECTIONS * 3;
+const MODES = (process.env.BENCH_MODES ?? 'all,serve').split(',') as Array<'all' | 'serve'>;
+const CC_SCOPE = 'users:view audit:read';
 
 type CaseName = keyof typeof TARGETS;
-type Who = 'tessera' | 'baseline';
 
-interface TesseraInfo {
-  issuer: string;
-  tenantId: string;
-  admin: { id: string; secret: string };
-  web: { id: string; secret: string };
-  user: { id: string; email: string; password: string };
+export interface WrkFigures {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
 }
 
+function requireWrk(): void {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'pipe' });
+  } catch (err) {
+    // `wrk --version` prints its version and exits 1; only a missing binary is ENOENT.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      console.error('bench/token needs wrk (Debian package "wrk"): apt-get install wrk');
+      process.exit(2);
+    }
+  }
+}
+
+const ms = (v: string, unit: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 } as Record<string, number>)[unit]!;
+
+/** Runs wrk once and parses its summary (requests/s, latency percentiles, non-2xx count). */
+function wrk(url: string, script: string, args: string[] = []): Promise<WrkFigures> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-s', script, url, ...(args.length ? ['--', ...args] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+      const p50 = /\s50%\s+([\d.]+)(us|ms|s|m)\b/.exec(out);
+      const p99 = /\s99%\s+([\d.]+)(us|ms|s|m)\b/.exec(out);
+      const requests = /(\d+) requests in/.exec(out);
+      if (code !== 0 || !rps || !p50 || !p99 || !requests) return reject(new Error(`wrk failed (${code}): ${out}`));
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      resolve({
+        rps: Number(rps[1]),
+        p50: ms(p50[1]!, p50[2]!),
+        p99: ms(p99[1]!, p99[2]!),
+        requests: Number(requests[1]),
+        errors: Number(non2xx?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+      });
+    });
+  });
+}
+
+const CC_LUA = (authorization: string, body: string) => `
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "${authorization}"
+wrk.body = "${body}"
+`;
+
+/** Each response's new refresh token goes back into the pool; a connection takes the oldest. */
+const REFRESH_LUA = (authorization: string) => `
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "${authorization}"
+local pool, head, tail = {}, 1, 0
+function init(args)
+  for line in io.lines(args[1]) do tail = tail + 1; pool[tail] = line end
+end
+function request()
+  local token = pool[head] or "pool-exhausted"
+  pool[head] = nil
+  head = head + 1
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. token)
+end
+function response(status, headers, body)
+  local next = body:match('"refresh_token":"([^"]+)"')
+  if next then tail = tail + 1; pool[tail] = next end
+end
+`;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 async function main() {
+  requireWrk();
+  // Tessera's own defaults are what is measured: nothing of this shell's leaks into the children.
+  delete process.env.NODE_ENV;
+  delete process.env.LOG_LEVEL;
   const runId = randomBytes(4).toString('hex');
   const tesseraPrefix = `bench-t-${runId}:`;
   const baselinePrefix = `bench-b-${runId}:`;
   const ccClientId = `bench-automation-${runId}`;
   const ccSecret = randomBytes(32).toString('base64url');
+  const slug = `bench-${runId}`;
+  const ownerPassword = `pw-${randomBytes(12).toString('hex')}`;
   const viewerScopes = SYSTEM_ROLES.find((r) => r.slug === 'viewer')!.capabilities.join(' ');
-  const profile = process.env.BENCH_CPU_PROF; // a directory: run the servers under --cpu-prof
-  const profArgs = (name: string) => (profile ? ['--cpu-prof', '--cpu-prof-dir', join(profile, name)] : []);
-
-  console.log(`setting up (database ${DB_NAME}, redis prefixes ${tesseraPrefix} ${baselinePrefix}) ...`);
+  const work = mkdtempSync(join(tmpdir(), 'tessera-bench-token-'));
+  console.log(`setting up (database ${DB_NAME}, redis prefixes ${tesseraPrefix} ${baselinePrefix}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds) ...`);
   await recreateDatabase();
   const redis = new Redis(REDIS_URL);
-  const agents = new Set<Agent>();
+  const results: Record<string, Record<CaseName, { tessera: WrkFigures[]; baseline: WrkFigures[]; ratio: number; target: number }>> = {};
   try {
-    const tesseraPort = await freePort();
-    const tessera = await startChild<TesseraInfo>(
-      join(HERE, 'tesseraServer.ts'),
-      {
-        BENCH_PORT: String(tesseraPort),
-        BENCH_DATABASE_URL: DATABASE_URL,
-        BENCH_REDIS_URL: REDIS_URL,
-        BENCH_REDIS_PREFIX: tesseraPrefix,
-        BENCH_REDIRECT_URI: REDIRECT_URI,
-        BENCH_CC_CLIENT_ID: ccClientId,
-        BENCH_CC_CLIENT_SECRET: ccSecret,
-      },
-      profArgs('tessera'),
-    );
-    const ti = tessera.info;
-
-    // Tessera's refresh tokens come from the real flow: login form + code + PKCE, one per worker.
-    const webConfig = await discover(ti.issuer, ti.web.id, ti.web.secret);
-    const tesseraChains: string[] = [];
-    for (let i = 0; i < CONCURRENCY; i++) {
-      const { tokens } = await signIn(ti.issuer, webConfig, ti.user, { scope: `openid offline_access ${viewerScopes}` });
-      if (!tokens.refresh_token) throw new Error('Tessera issued no refresh token');
-      tesseraChains.push(tokens.refresh_token);
-    }
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    // What a user sets to run Tessera; nothing else (no NODE_ENV, no LOG_LEVEL: the defaults are measured).
+    const tesseraEnv = {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      TESSERA_ISSUER: issuer,
+      DATABASE_URL,
+      REDIS_URL,
+      TESSERA_REDIS_PREFIX: tesseraPrefix,
+      TESSERA_BOOTSTRAP_TENANT: slug,
+      TESSERA_BOOTSTRAP_OWNER_EMAIL: `owner@${slug}.test`,
+      TESSERA_BOOTSTRAP_OWNER_PASSWORD: ownerPassword,
+      TESSERA_BOOTSTRAP_CLIENT_ID: ccClientId,
+      TESSERA_BOOTSTRAP_CLIENT_SECRET: ccSecret,
+      // The bench signs one user in many times to make refresh chains.
+      TESSERA_LOGIN_MAX_PER_ACCOUNT: '100000',
+      TESSERA_LOGIN_MAX_PER_IP: '100000',
+    };
+    const quiet = () => undefined;
+    let tessera = await startTesseraProcess(MODES[0]!, tesseraEnv, { onLine: quiet });
+    // Set up through the admin API, as an operator would: a web app and a Viewer user.
+    const token = ((await (await fetch(`${issuer}/token`, { method: 'POST', headers: { authorization: basic(ccClientId, ccSecret), 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })).json()) as { access_token: string }).access_token;
+    const api = async (method: string, path: string, body: unknown) => {
+      const res = await fetch(`${issuer}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const json = (await res.json().catch(() => ({}))) as Record<string, string>;
+      if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+      return json;
+    };
+    const web = await api('POST', '/applications', { name: 'Bench web', type: 'web', first_party: true, redirect_uris: [REDIRECT_URI] });
+    const user = { email: `bench@${slug}.test`, password: `bench password ${randomBytes(6).toString('hex')}` };
+    const userRow = await api('POST', '/users', { ...user, display_name: 'Bench' });
+    await api('PUT', `/users/${userRow.id}/roles/viewer`, {});
 
     const baselinePort = await freePort();
-    const baseline = await startChild<{ issuer: string; refreshTokens: string[] }>(
-      join(HERE, 'baseline', 'plainProvider.ts'),
-      {
-        BENCH_PORT: String(baselinePort),
-        BENCH_REDIS_URL: REDIS_URL,
-        BENCH_REDIS_PREFIX: baselinePrefix,
-        BENCH_REDIRECT_URI: REDIRECT_URI,
-        BENCH_PRIVATE_JWK: JSON.stringify(await activePrivateJwk()),
-        // Tessera signs ID tokens with RS256 by default (SPEC §6); the baseline signs its ID tokens with the same key.
-        BENCH_ID_TOKEN_JWK: JSON.stringify(await activePrivateJwk('RS256')),
-        BENCH_CC_CLIENT_ID: ccClientId,
-        BENCH_CC_CLIENT_SECRET: ccSecret,
-        BENCH_WEB_CLIENT_ID: ti.web.id,
-        BENCH_WEB_CLIENT_SECRET: ti.web.secret,
-        BENCH_CC_SCOPE: ALL_CAPABILITY_IDS.join(' '),
-        BENCH_USER_SCOPE: viewerScopes,
-        BENCH_ACCOUNT_ID: ti.user.id,
-        BENCH_REFRESH_TOKENS: String(CONCURRENCY),
-      },
-      profArgs('baseline'),
-    );
-    const baselineChains = [...baseline.info.refreshTokens];
+    const baseline = await startChild<{ issuer: string; refreshTokens: string[] }>(join(HERE, 'baseline', 'plainProvider.ts'), {
+      BENCH_PORT: String(baselinePort),
+      BENCH_REDIS_URL: REDIS_URL,
+      BENCH_REDIS_PREFIX: baselinePrefix,
+      BENCH_REDIRECT_URI: REDIRECT_URI,
+      BENCH_PRIVATE_JWK: JSON.stringify(await activePrivateJwk()),
+      BENCH_ID_TOKEN_JWK: JSON.stringify(await activePrivateJwk('RS256')),
+      BENCH_CC_CLIENT_ID: ccClientId,
+      BENCH_CC_CLIENT_SECRET: ccSecret,
+      BENCH_WEB_CLIENT_ID: web.id!,
+      BENCH_WEB_CLIENT_SECRET: web.client_secret!,
+      BENCH_CC_SCOPE: CC_SCOPE,
+      BENCH_USER_SCOPE: viewerScopes,
+      BENCH_ACCOUNT_ID: userRow.id!,
+      // Fresh chains for every round of every mode.
+      BENCH_REFRESH_TOKENS: String(CHAINS * ROUNDS * MODES.length + CHAINS),
+    });
+    const baselinePool = [...baseline.info.refreshTokens];
+    const baselineUrl = `${baseline.info.issuer}/token`;
 
-    const targets: Record<CaseName, Record<Who, Target>> = {
-      cc: {
-        tessera: {
-          port: tesseraPort,
-          authorization: basic(ccClientId, ccSecret),
-          body: () => new URLSearchParams({ grant_type: 'client_credentials', resource: `${ti.issuer}/api` }).toString(),
-        },
-        baseline: {
-          port: baselinePort,
-          authorization: basic(ccClientId, ccSecret),
-          body: () => new URLSearchParams({ grant_type: 'client_credentials', resource: `${baseline.info.issuer}/api` }).toString(),
-        },
-      },
-      refresh: {
-        tessera: {
-          port: tesseraPort,
-          authorization: basic(ti.web.id, ti.web.secret),
-          body: (w) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tesseraChains[w]! }).toString(),
-          onResponse: (w, json) => void (tesseraChains[w] = String(json.refresh_token)),
-        },
-        baseline: {
-          port: baselinePort,
-          authorization: basic(ti.web.id, ti.web.secret),
-          body: (w) => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: baselineChains[w]! }).toString(),
-          onResponse: (w, json) => void (baselineChains[w] = String(json.refresh_token)),
-        },
-      },
+    const ccScript = (target: string) => {
+      const file = join(work, `cc-${target.replace(/\W/g, '')}.lua`);
+      writeFileSync(file, CC_LUA(basic(ccClientId, ccSecret), new URLSearchParams({ grant_type: 'client_credentials', scope: CC_SCOPE, resource: `${target}/api` }).toString()));
+      return file;
+    };
+    const refreshScript = join(work, 'refresh.lua');
+    writeFileSync(refreshScript, REFRESH_LUA(basic(web.id!, web.client_secret!)));
+    const pool = (name: string, tokens: string[]) => {
+      const file = join(work, `${name}.txt`);
+      writeFileSync(file, `${tokens.join('\n')}\n`);
+      return file;
+    };
+    const config = await discover(issuer, web.id!, web.client_secret!);
+    const tesseraChains = async () => {
+      const out: string[] = [];
+      for (let i = 0; i < CHAINS; i++) out.push((await signIn(issuer, config, user, { scope: `openid offline_access ${viewerScopes}` })).tokens.refresh_token!);
+      return out;
     };
 
-    // Sanity: one request each, and the access token must be a JWT signed with ES256 by the same key.
-    for (const c of ['cc', 'refresh'] as const) {
-      for (const who of ['tessera', 'baseline'] as const) {
-        const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-        const t = targets[c][who];
-        const res = await post(agent, t, t.body(0));
-        agent.destroy();
-        if (res.status !== 200) throw new Error(`${who} ${c}: ${res.status} ${res.text}`);
-        const json = JSON.parse(res.text) as { access_token: string; scope?: string };
-        t.onResponse?.(0, json);
-        const header = JSON.parse(Buffer.from(json.access_token.split('.')[0]!, 'base64url').toString()) as { alg: string; typ: string; kid: string };
-        console.log(`  ${who.padEnd(8)} ${c.padEnd(7)} alg=${header.alg} typ=${header.typ} kid=${header.kid.slice(0, 8)} scopes=${(json.scope ?? '').split(' ').length} bytes=${res.text.length}`);
+    for (const [index, mode] of MODES.entries()) {
+      if (index > 0) {
+        await stopChild(tessera);
+        tessera = await startTesseraProcess(mode, tesseraEnv, { onLine: quiet });
+      }
+      console.log(`\nmode ${mode}: warming up ...`);
+      await wrk(`${issuer}/token`, ccScript(issuer));
+      await wrk(baselineUrl, ccScript(baseline.info.issuer));
+      results[mode] = {} as (typeof results)[string];
+      for (const c of ['cc', 'refresh'] as const) {
+        const figures = { tessera: [] as WrkFigures[], baseline: [] as WrkFigures[] };
+        for (let r = 0; r < ROUNDS; r++) {
+          // Alternate which server goes first, so drift within a round can't favour one.
+          const order = r % 2 === 0 ? (['tessera', 'baseline'] as const) : (['baseline', 'tessera'] as const);
+          for (const who of order) {
+            const url = who === 'tessera' ? `${issuer}/token` : baselineUrl;
+            const f =
+              c === 'cc'
+                ? await wrk(url, ccScript(who === 'tessera' ? issuer : baseline.info.issuer))
+                : await wrk(url, refreshScript, [pool(`${who}-${mode}-${r}`, who === 'tessera' ? await tesseraChains() : baselinePool.splice(0, CHAINS))]);
+            figures[who].push(f);
+          }
+        }
+        const ratio = median(figures.tessera.map((t, i) => t.rps / figures.baseline[i]!.rps));
+        results[mode][c] = { ...figures, ratio, target: TARGETS[c] };
       }
     }
+    await stopChild(tessera);
+    await stopChild(baseline.child);
 
-    const results: Record<CaseName, Record<Who, Figures> & { ratio: { rps: number; p50: number; p99: number }; target: number; pass: boolean }> =
-      {} as never;
-    for (const c of ['cc', 'refresh'] as const) {
-      const figures = await measureAlternating(targets[c], c, agents);
-      const tf = figures.tessera;
-      const bf = figures.baseline;
-      const ratio = { rps: tf.rps / bf.rps, p50: tf.p50 / bf.p50, p99: tf.p99 / bf.p99 };
-      results[c] = { tessera: tf, baseline: bf, ratio, target: TARGETS[c], pass: ratio.rps >= TARGETS[c] };
-    }
-
-    const label: Record<CaseName, string> = { cc: '(a) client_credentials', refresh: '(b) refresh_token' };
     const f = (n: number, d = 0) => n.toFixed(d);
-    console.log('');
-    console.log(`concurrency ${CONCURRENCY}, ${ROUNDS} x ${ROUND_MS / 1000} s per server per case after ${WARMUP_MS / 1000} s warm-up; latencies in ms`);
-    console.log(
-      `${'case'.padEnd(24)}${'tessera req/s'.padStart(14)}${'p50'.padStart(8)}${'p99'.padStart(8)} |${'baseline req/s'.padStart(15)}${'p50'.padStart(8)}${'p99'.padStart(8)} |${'ratio'.padStart(7)}  target`,
-    );
-    for (const c of ['cc', 'refresh'] as const) {
-      const r = results[c];
-      console.log(
-        `${label[c].padEnd(24)}${f(r.tessera.rps).padStart(14)}${f(r.tessera.p50, 2).padStart(8)}${f(r.tessera.p99, 2).padStart(8)} |` +
-          `${f(r.baseline.rps).padStart(15)}${f(r.baseline.p50, 2).padStart(8)}${f(r.baseline.p99, 2).padStart(8)} |` +
-          `${f(r.ratio.rps, 2).padStart(7)}  >= ${r.target} ${r.pass ? 'PASS' : 'FAIL'}`,
-      );
-      for (const who of ['tessera', 'baseline'] as const) if (r[who].errors) console.log(`  ${who} ${c}: ${r[who].errors} errors, first: ${r[who].firstError}`);
+    console.log(`\nwrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} alternating rounds per case; req/s and ms are medians of the rounds; ratio = median of the per-round ratios`);
+    console.log(`${'mode'.padEnd(7)}${'case'.padEnd(22)}${'tessera req/s'.padStart(14)}${'p50'.padStart(7)}${'p99'.padStart(7)} |${'baseline req/s'.padStart(15)}${'p50'.padStart(7)}${'p99'.padStart(7)} |${'ratio'.padStart(7)}  rounds        target  errors`);
+    for (const mode of MODES) {
+      for (const c of ['cc', 'refresh'] as const) {
+        const r = results[mode]![c];
+        const med = (who: 'tessera' | 'baseline', k: keyof WrkFigures) => median(r[who].map((x) => x[k]));
+        const perRound = r.tessera.map((t, i) => (t.rps / r.baseline[i]!.rps).toFixed(2)).join('/');
+        const errors = [...r.tessera, ...r.baseline].reduce((a, x) => a + x.errors, 0);
+        console.log(
+          `${mode.padEnd(7)}${(c === 'cc' ? 'client_credentials' : 'refresh_token').padEnd(22)}${f(med('tessera', 'rps')).padStart(14)}${f(med('tessera', 'p50'), 1).padStart(7)}${f(med('tessera', 'p99'), 1).padStart(7)} |` +
+            `${f(med('baseline', 'rps')).padStart(15)}${f(med('baseline', 'p50'), 1).padStart(7)}${f(med('baseline', 'p99'), 1).padStart(7)} |${f(r.ratio, 2).padStart(7)}  ${perRound.padEnd(14)}>= ${r.target} ${r.ratio >= r.target ? 'PASS' : 'FAIL'}  ${errors}`,
+        );
+      }
     }
-
     const out = join(HERE, 'results', 'token.json');
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(
-      out,
-      `${JSON.stringify({ date: new Date().toISOString(), node: process.version, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, roundMs: ROUND_MS, rounds: ROUNDS, results }, null, 2)}\n`,
-    );
+    writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, results }, null, 2)}\n`);
     console.log(`\nwritten ${out}`);
-
-    await Promise.all([stopChild(tessera.child), stopChild(baseline.child)]);
   } finally {
-    for (const agent of agents) agent.destroy();
     killChildren();
+    rmSync(work, { recursive: true, force: true });
     await Promise.all([deletePrefix(redis, tesseraPrefix), deletePrefix(redis, baselinePrefix)]).catch(() => undefined);
     redis.disconnect();
   }
