@@ -36,6 +36,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const CHAINS = CONNECTIONS * 3;
 const MODES = (process.env.BENCH_MODES ?? 'all,serve').split(',') as Array<'all' | 'serve'>;
 const CC_SCOPE = 'users:view audit:read';
+const CASES = (process.env.BENCH_CASES ?? 'cc,refresh').split(',') as Array<'cc' | 'refresh'>;
 
 type CaseName = keyof typeof TARGETS;
 
@@ -155,6 +156,8 @@ async function main() {
       // The bench signs one user in many times to make refresh chains.
       TESSERA_LOGIN_MAX_PER_ACCOUNT: '100000',
       TESSERA_LOGIN_MAX_PER_IP: '100000',
+      // Variants for measuring a setting's cost (README figures use the defaults): BENCH_TESSERA_LOG_LEVEL=warn.
+      ...(process.env.BENCH_TESSERA_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_TESSERA_LOG_LEVEL } : {}),
     };
     const quiet = () => undefined;
     let tessera = await startTesseraProcess(MODES[0]!, tesseraEnv, { onLine: quiet });
@@ -220,7 +223,7 @@ async function main() {
       await wrk(`${issuer}/token`, ccScript(issuer));
       await wrk(baselineUrl, ccScript(baseline.info.issuer));
       results[mode] = {} as (typeof results)[string];
-      for (const c of ['cc', 'refresh'] as const) {
+      for (const c of CASES) {
         const figures = { tessera: [] as WrkFigures[], baseline: [] as WrkFigures[] };
         for (let r = 0; r < ROUNDS; r++) {
           // Alternate which server goes first, so drift within a round can't favour one.
@@ -245,7 +248,7 @@ async function main() {
     console.log(`\nwrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} alternating rounds per case; req/s and ms are medians of the rounds; ratio = median of the per-round ratios`);
     console.log(`${'mode'.padEnd(7)}${'case'.padEnd(22)}${'tessera req/s'.padStart(14)}${'p50'.padStart(7)}${'p99'.padStart(7)} |${'baseline req/s'.padStart(15)}${'p50'.padStart(7)}${'p99'.padStart(7)} |${'ratio'.padStart(7)}  rounds        target  errors`);
     for (const mode of MODES) {
-      for (const c of ['cc', 'refresh'] as const) {
+      for (const c of CASES) {
         const r = results[mode]![c];
         const med = (who: 'tessera' | 'baseline', k: keyof WrkFigures) => median(r[who].map((x) => x[k]));
         const perRound = r.tessera.map((t, i) => (t.rps / r.baseline[i]!.rps).toFixed(2)).join('/');

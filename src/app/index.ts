@@ -310,6 +310,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       // The issuer's root page (console/index.tsx) and userinfo over a JWT are Tessera's own too.
       ownRequest: (req) => isRootPage(req) || isJwtUserinfo(req),
       observe: createHttpMetrics(registry),
+      accessLogSample: config.TESSERA_ACCESS_LOG_SAMPLE,
       routers,
     });
 

@@ -57,6 +57,12 @@ const schema = z
     TESSERA_KEY_PROPAGATION_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
     TESSERA_REFRESH_TOKEN_TTL: z.coerce.number().int().min(300).max(31_536_000).default(14 * 86_400),
     TESSERA_SESSION_TTL: z.coerce.number().int().min(300).max(31_536_000).default(14 * 86_400),
+    /**
+     * Share of successful OIDC endpoint responses (token, authorization, JWKS…) written to the access
+     * log; every 4xx and 5xx is written, and metrics count every request. One line per token request
+     * at `info` cost about a quarter of the token endpoint's throughput (README, Benchmarks).
+     */
+    TESSERA_ACCESS_LOG_SAMPLE: z.coerce.number().min(0).max(1).default(0.01),
     TESSERA_LOGIN_MAX_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
     TESSERA_LOGIN_MAX_PER_IP: z.coerce.number().int().min(1).default(100),
     TESSERA_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),

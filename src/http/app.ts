@@ -25,6 +25,8 @@ export interface HttpDeps {
   cookieKeys: string[];
   /** Called once per response with the surface it belongs to and its status (metrics). */
   observe?: (surface: Surface, status: number) => void;
+  /** Share of successful provider responses written to the access log (TESSERA_ACCESS_LOG_SAMPLE); errors always are. */
+  accessLogSample?: number;
 }
 
 /** Which part of Tessera answered: low-cardinality, for metrics. */
@@ -87,6 +89,7 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
   const isOwn = (url: string) => deps.ownPrefixes.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));
 
   const observe = deps.observe;
+  const sample = deps.accessLogSample ?? 1;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     if (isOwn(url) || deps.ownRequest?.(req)) {
@@ -106,8 +109,10 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
     res.once('finish', () => {
       const status = res.statusCode;
       observe?.('oidc', status);
+      // Successes are sampled (each sampled line says at what rate, so counts can be scaled); errors never are.
+      if (status < 400 && sample < 1 && Math.random() >= sample) return;
       deps.logger[status >= 500 ? 'error' : 'info'](
-        { requestId, method: req.method, path: url.split('?')[0], status, ms: Math.round(performance.now() - started) },
+        { requestId, method: req.method, path: url.split('?')[0], status, ms: Math.round(performance.now() - started), ...(status < 400 && sample < 1 ? { sampled: sample } : {}) },
         'request',
       );
     });

@@ -32,7 +32,8 @@ const rememberCookies = (cookies: Map<string, string>) => {
 beforeAll(async () => {
   a = await startTessera();
   // The process under test serves the tenant `a` bootstrapped; it prints no bootstrap banner (not a first start).
-  proc = await spawnServe({ LOG_LEVEL: 'trace' });
+  // Every access-log line, not the default 1% of successes: this test reads them all.
+  proc = await spawnServe({ LOG_LEVEL: 'trace', TESSERA_ACCESS_LOG_SAMPLE: '1' });
   b = { ...a, issuer: proc.url };
   remember('admin client secret', a.admin.secret);
   remember('owner password', a.owner.password);
@@ -47,6 +48,15 @@ async function form(url: string, body: Record<string, string>, headers: Record<s
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(body).toString() });
 }
 const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` });
+
+/** Polls the process output (logs are flushed in batches every 200 ms); the deadline only stops a hung test. */
+async function until(ready: () => boolean): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error('the expected log lines never arrived');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('logs', () => {
   it('never contain passwords, client secrets, codes, tokens or cookies, in any flow', async () => {
@@ -131,8 +141,8 @@ describe('logs', () => {
     // Force re-authentication, which logs the revocation.
     expect((await api.delete(`/users/${userId}/sessions`)).status).toBeLessThan(300);
 
-    // Let the last access-log lines flush.
-    await new Promise((r) => setTimeout(r, 300));
+    // Logs are written in batches: wait for the revocation's own line, the last thing this flow logs.
+    await until(() => proc.output().includes('"msg":"request"') && proc.output().split('\n').filter((l) => l.includes(userId)).length > 0);
     const output = proc.output();
     const lines = output.split('\n').filter((l) => l.trim());
     expect(lines.length).toBeGreaterThan(20);
@@ -150,7 +160,7 @@ describe('logs', () => {
     const tokenRequestId = `tok-${Date.now()}`;
     const tok = await form(`${b.issuer}/token`, { grant_type: 'client_credentials' }, { ...basic(a.admin.id, a.admin.secret), 'x-request-id': tokenRequestId });
     expect(tok.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => proc.output().includes(tokenRequestId) && proc.output().includes(requestId));
     const json = proc
       .output()
       .split('\n')
@@ -162,7 +172,7 @@ describe('logs', () => {
     const refusedId = `bad-${Date.now()}`;
     const refused = await form(`${b.issuer}/token`, { grant_type: 'client_credentials' }, { ...basic(a.admin.id, 'not-the-secret-at-all'), 'x-request-id': refusedId });
     expect(refused.status).toBe(401);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => proc.output().split('\n').filter((l) => l.includes(refusedId)).length >= 2);
     const lines = proc
       .output()
       .split('\n')
@@ -195,4 +205,26 @@ describe('logs', () => {
       await db.execute(sql.raw(`drop trigger if exists ${trigger} on users`));
     }
   });
+});
+
+describe('access-log sampling (TESSERA_ACCESS_LOG_SAMPLE)', () => {
+  it('writes no line for sampled-out successes, and always one for an error', async () => {
+    const quiet = await spawnServe({ LOG_LEVEL: 'info', TESSERA_ACCESS_LOG_SAMPLE: '0' });
+    try {
+      const ok: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const id = `ok-${i}-${Date.now()}`;
+        ok.push(id);
+        const res = await form(`${quiet.url}/token`, { grant_type: 'client_credentials' }, { ...basic(a.admin.id, a.admin.secret), 'x-request-id': id });
+        expect(res.status).toBe(200);
+      }
+      const badId = `bad-${Date.now()}`;
+      expect((await form(`${quiet.url}/token`, { grant_type: 'client_credentials' }, { ...basic(a.admin.id, 'wrong-secret-wrong-secret'), 'x-request-id': badId })).status).toBe(401);
+      // Lines are written in order: once the error's line is out, any earlier line would be too.
+      await until(() => quiet.output().split('\n').some((l) => l.includes(badId) && l.includes('"msg":"request"')));
+      expect(ok.filter((id) => quiet.output().includes(id))).toEqual([]);
+    } finally {
+      await quiet.stop();
+    }
+  }, 60_000);
 });
