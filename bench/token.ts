@@ -36,6 +36,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const CHAINS = CONNECTIONS * 3;
 const MODES = (process.env.BENCH_MODES ?? 'all,serve').split(',') as Array<'all' | 'serve'>;
 const CC_SCOPE = 'users:view audit:read';
+const WARMUPS = Number(process.env.BENCH_WARMUPS ?? 2);
 const CASES = (process.env.BENCH_CASES ?? 'cc,refresh').split(',') as Array<'cc' | 'refresh'>;
 
 type CaseName = keyof typeof TARGETS;
@@ -219,9 +220,13 @@ async function main() {
         await stopChild(tessera);
         tessera = await startTesseraProcess(mode, tesseraEnv, { onLine: quiet });
       }
+      // Two warm-up runs per server: with one, whichever mode went first read 0.2 lower than the same
+      // mode measured second (fresh processes still compiling), an order effect, not a mode cost.
       console.log(`\nmode ${mode}: warming up ...`);
-      await wrk(`${issuer}/token`, ccScript(issuer));
-      await wrk(baselineUrl, ccScript(baseline.info.issuer));
+      for (let i = 0; i < WARMUPS; i++) {
+        await wrk(`${issuer}/token`, ccScript(issuer));
+        await wrk(baselineUrl, ccScript(baseline.info.issuer));
+      }
       results[mode] = {} as (typeof results)[string];
       for (const c of CASES) {
         const figures = { tessera: [] as WrkFigures[], baseline: [] as WrkFigures[] };
