@@ -227,7 +227,9 @@ async function main() {
         await wrk(`${issuer}/token`, ccScript(issuer));
         await wrk(baselineUrl, ccScript(baseline.info.issuer));
       }
-      results[mode] = {} as (typeof results)[string];
+      // Keyed by position too, so a repeated mode (BENCH_MODES=all,all, to look for order effects) keeps both.
+      const key = `${index + 1}:${mode}`;
+      results[key] = {} as (typeof results)[string];
       for (const c of CASES) {
         const figures = { tessera: [] as WrkFigures[], baseline: [] as WrkFigures[] };
         for (let r = 0; r < ROUNDS; r++) {
@@ -243,7 +245,7 @@ async function main() {
           }
         }
         const ratio = median(figures.tessera.map((t, i) => t.rps / figures.baseline[i]!.rps));
-        results[mode][c] = { ...figures, ratio, target: TARGETS[c] };
+        results[key]![c] = { ...figures, ratio, target: TARGETS[c] };
       }
     }
     await stopChild(tessera);
@@ -252,9 +254,10 @@ async function main() {
     const f = (n: number, d = 0) => n.toFixed(d);
     console.log(`\nwrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} alternating rounds per case; req/s and ms are medians of the rounds; ratio = median of the per-round ratios`);
     console.log(`${'mode'.padEnd(7)}${'case'.padEnd(22)}${'tessera req/s'.padStart(14)}${'p50'.padStart(7)}${'p99'.padStart(7)} |${'baseline req/s'.padStart(15)}${'p50'.padStart(7)}${'p99'.padStart(7)} |${'ratio'.padStart(7)}  rounds        target  errors`);
-    for (const mode of MODES) {
+    for (const key of Object.keys(results)) {
+      const mode = key.split(':')[1]!;
       for (const c of CASES) {
-        const r = results[mode]![c];
+        const r = results[key]![c];
         const med = (who: 'tessera' | 'baseline', k: keyof WrkFigures) => median(r[who].map((x) => x[k]));
         const perRound = r.tessera.map((t, i) => (t.rps / r.baseline[i]!.rps).toFixed(2)).join('/');
         const errors = [...r.tessera, ...r.baseline].reduce((a, x) => a + x.errors, 0);
