@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -30,19 +30,12 @@ import { createServer, type Server_ } from '../src/app/index.ts';
 import { rows } from '../src/db/client.ts';
 import { createLogger } from '../src/log/index.ts';
 import { freePort } from '../test/support/tessera.ts';
-import { basic, DATABASE_URL, DB_NAME, deletePrefix, recreateDatabase, REDIS_URL, workerNodeFlags, benchConfig } from './lib/harness.ts';
+import { basic, DATABASE_URL, DB_NAME, deletePrefix, recreateDatabase, REDIS_URL, workerNodeFlags, benchConfig, memoryOf } from './lib/harness.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const USERS = Number(process.env.BENCH_BULK_USERS ?? 100_000);
 const TARGET_SECONDS = 20;
 const TARGET_RSS_MB = 400;
-
-/** Resident and peak resident memory of a process, in MB (Linux /proc). */
-function memoryOf(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
 
 async function spawnWorker(prefix: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...workerNodeFlags(), '--import', 'tsx', 'src/main.ts', 'worker'], {

@@ -11,21 +11,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { freePort } from '../test/support/tessera.ts';
-import { basic, DATABASE_URL, deletePrefix, killChildren, recreateDatabase, REDIS_URL, startTesseraProcess, stopChild } from './lib/harness.ts';
+import { basic, DATABASE_URL, deletePrefix, killChildren, recreateDatabase, REDIS_URL, memoryOf, startTesseraProcess, stopChild } from './lib/harness.ts';
 
 const GOALS = { serveUnderLoad: 200, startAfterStartup: 350 };
-
-function memoryOf(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
 
 const settle = () => new Promise((r) => setTimeout(r, 5_000));
 

@@ -351,3 +351,10 @@ export function benchConfig(opts: { port: number; prefix: string; slug: string; 
     TESSERA_BOOTSTRAP_CLIENT_SECRET: opts.secret,
   });
 }
+
+/** Resident and peak resident memory of a process, in MB (Linux /proc). */
+export function memoryOf(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}

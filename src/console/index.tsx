@@ -12,7 +12,7 @@ import type { Principal } from '../http/api/principal.ts';
 import { readFormFields } from '../http/form.ts';
 import type { Logger } from '../log/index.ts';
 import type { RedisKeys } from '../redis/keys.ts';
-import type { Access } from '../services/authority.ts';
+import { systemAccess, type Access } from '../services/authority.ts';
 import type { Services } from '../services/index.ts';
 import { BarePage, Layout, type Notice, type Viewer } from '../views/console/layout.tsx';
 import { type ConsoleContext, type ConsolePage, send } from './core.ts';
@@ -87,6 +87,13 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     const body = JSON.parse(res.payload || '{}') as { access_token?: string; error?: string; error_description?: string };
     if (res.statusCode !== 200 || !body.access_token) throw new AppError(401, body.error ?? 'token_error', body.error_description ?? 'the token endpoint refused the console');
     return body as { access_token: string; refresh_token?: string; id_token?: string; expires_in: number };
+  }
+
+  /** The page header's names, read once per sign-in or refresh rather than on every page. */
+  async function headerOf(tenantId: string, userId: string): Promise<ConsoleSession['header']> {
+    const access = systemAccess(tenantId);
+    const [me, branding] = await Promise.all([services.users.get(access, userId), services.tenants.branding(access)]);
+    return { name: me.displayName ?? me.email, email: me.email, tenant: branding.display_name };
   }
 
   const router = new Router();
@@ -261,6 +268,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       refreshToken: tokens.refresh_token ?? null,
       idToken: tokens.id_token ?? null,
       csrf: randomToken(),
+      header: await headerOf(principal.tenantId, principal.actor.id),
       endsAt: now + CONSOLE_SESSION_MAX_SECONDS,
     });
     ctx.cookies.set(COOKIE, id, cookieOpts);
@@ -295,6 +303,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
               accessExpiresAt: Math.floor(Date.now() / 1000) + tokens.expires_in,
               refreshToken: tokens.refresh_token ?? fresh.refreshToken,
               idToken: tokens.id_token ?? fresh.idToken,
+              header: await headerOf(fresh.tenantId, fresh.userId),
             };
             await sessions.save(id, next);
             return next;
@@ -347,8 +356,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       const { session, principal } = current;
       const held = await principal.held();
       const access: Access = { tenantId: principal.tenantId, actor: principal.actor, held };
-      const me = await services.users.get(access, session.userId);
-      const viewer: Viewer = { name: me.displayName ?? me.email, email: me.email, tenant: (await services.tenants.branding(access)).display_name, csrf: session.csrf, held };
+      const viewer: Viewer = { ...session.header, csrf: session.csrf, held };
       let form: ConsoleContext['form'] = { one: {}, many: {} };
       if (page.method === 'POST') {
         // CSRF (CHECKLIST 41): every console form carries the session's token; nothing runs without it.

@@ -1,7 +1,7 @@
 import { CAPABILITIES, CAPABILITY_BY_ID, groupByArea, SYSTEM_ROLES } from '../catalogue/index.ts';
 import { AppError, notFound } from '../errors/index.ts';
 import type { Services } from '../services/index.ts';
-import { DESCRIPTION_MAX, NAME_MAX } from '../services/roles.ts';
+import { DESCRIPTION_MAX, NAME_MAX, SLUG_MAX, SLUG_PATTERN } from '../services/roles.ts';
 import { RoleDelete, RoleDetail, RoleEditor, RoleList, SystemRoleMatrix, type EditorErrors, type EditorValues } from '../views/console/roles.tsx';
 import { type ConsoleContext, consolePage, type ConsolePage, field, send } from './core.ts';
 import { UUID } from './users.tsx';
@@ -16,7 +16,7 @@ const GROUP_CHOICES = 500;
 
 const slugParam = (c: ConsoleContext) => {
   const slug = c.ctx.params.slug ?? '';
-  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(slug) || slug.length > 64) throw notFound('role');
+  if (!SLUG_PATTERN.test(slug) || slug.length > SLUG_MAX) throw notFound('role');
   return slug;
 };
 

@@ -18,6 +18,8 @@ export interface ConsoleSession {
   refreshToken: string | null;
   idToken: string | null;
   csrf: string;
+  /** The admin's name and email and the tenant's display name for the page header, read at sign-in and at each refresh. */
+  header: { name: string; email: string; tenant: string };
   /** Epoch seconds; the session ends then whatever its tokens say. */
   endsAt: number;
   /** Users picked in the users list, kept across its pages for a bulk change. */

@@ -1,11 +1,13 @@
 import { AppError, notFound } from '../errors/index.ts';
 import { CURSORS, decodeCursor, encodeCursor } from '../http/api/pagination.ts';
+import { isoDate, uuid } from '../http/routes/api/schemas.ts';
 import { BULK_MAX_USERS } from '../services/bulkRoles.ts';
 import type { Services } from '../services/index.ts';
 import { UserExplain, UserList, UserRoles, UserSessions, type ExplainPath, type RoleOption, type UserRowView } from '../views/console/users.tsx';
 import { type ConsoleContext, consolePage, type ConsolePage, field, send } from './core.ts';
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The admin API's UUID check, for path and form values. */
+export const UUID = { test: (v: string) => uuid.safeParse(v).success };
 const PAGE = 50;
 /** The count shown above the list stops here; beyond it "all matching" is over the bulk limit anyway. */
 const COUNT_CAP = BULK_MAX_USERS + 1;
@@ -36,14 +38,12 @@ export async function roleOptions(services: Services, c: ConsoleContext): Promis
   return services.roles.options(c.access);
 }
 
-/** Parses an optional ISO 8601 date-time with offset, as the admin API takes it. */
+/** An optional expiry, read with the admin API's own `isoDate` schema (calendar-checked, offset required). */
 export function optionalDate(raw: string): Date | null {
   if (!raw) return null;
-  const d = new Date(raw);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(raw) || Number.isNaN(d.getTime())) {
-    throw new AppError(422, 'invalid_expiry', 'the expiry must be an ISO 8601 date and time with an offset, e.g. 2027-01-31T18:00:00Z');
-  }
-  return d;
+  const parsed = isoDate.safeParse(raw);
+  if (!parsed.success) throw new AppError(422, 'invalid_expiry', 'the expiry must be an ISO 8601 date and time with an offset, e.g. 2027-01-31T18:00:00Z');
+  return parsed.data;
 }
 
 export function userPages(deps: { services: Services }): ConsolePage[] {
