@@ -12,7 +12,11 @@ import { auditExportProcessor, startExportSweeper } from '../jobs/workers/auditE
 /** Composition root for the workers: one processor per queue, wired to the core's services. */
 export function startJobWorkers(core: Core, opts: { registry?: Registry } = {}): RunningWorkers {
   const processors: ProcessorMap = {};
-  const afterSweep = () => requeueLostJobs({ db: core.db, producers: core.producers, logger: core.logger });
+  const afterSweep = async () => {
+    const requeued = await requeueLostJobs({ db: core.db, producers: core.producers, logger: core.logger });
+    // Audit events a crash left unchained between their commit and the chainer (services/audit.ts).
+    return { requeued, auditTenantsChained: await core.audit.sweep() };
+  };
   processors[QUEUE_NAMES.expiry] = { processor: expiryProcessor({ expiry: core.services.expiry, afterSweep }), concurrency: 4 };
   // Every worker process upserts the same scheduler, so the sweep runs once per interval however many there are.
   scheduleExpirySweep(core.producers).catch((err: unknown) => core.logger.warn({ err: (err as Error).message }, 'could not schedule the assignment expiry sweep'));

@@ -36,6 +36,36 @@ export async function rows<T>(db: Executor, query: SQL): Promise<T[]> {
   return res.rows;
 }
 
+type CommitHook = () => Promise<void>;
+const commitHooks = new WeakMap<object, Map<string, CommitHook>>();
+
+/**
+ * Runs `hook` once the top-level transaction `tx` has committed (never if it
+ * rolls back), before `db.transaction` returns to its caller. Hooks are keyed,
+ * so registering the same key twice in one transaction runs it once. A hook
+ * must handle its own errors: the change it follows is already committed.
+ */
+export function afterCommit(tx: Tx, key: string, hook: CommitHook): void {
+  const hooks = commitHooks.get(tx);
+  if (!hooks) throw new Error('afterCommit needs the top-level transaction of a database opened by openDatabase');
+  if (!hooks.has(key)) hooks.set(key, hook);
+}
+
+/** Gives `db.transaction` the after-commit hooks of `afterCommit`, whichever driver is underneath. */
+function withCommitHooks(db: Database): Database {
+  const transaction = db.transaction.bind(db);
+  const patched: Database['transaction'] = async (fn, config) => {
+    const hooks = new Map<string, CommitHook>();
+    const result = await transaction(async (tx) => {
+      commitHooks.set(tx, hooks);
+      return fn(tx);
+    }, config);
+    for (const hook of hooks.values()) await hook();
+    return result;
+  };
+  return Object.assign(db, { transaction: patched });
+}
+
 export interface DbHandle {
   db: Database;
   driver: 'pg' | 'pglite';
@@ -71,7 +101,7 @@ async function openPg(url: string, max: number): Promise<DbHandle> {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000 });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  const db = drizzle(pool, { schema }) as unknown as Database;
+  const db = withCommitHooks(drizzle(pool, { schema }) as unknown as Database);
   return {
     db,
     driver: 'pg',
@@ -132,7 +162,7 @@ async function openPglite(dataDir: string): Promise<DbHandle> {
   }
   const pdb = drizzle(client, { schema });
   return {
-    db: pdb as unknown as Database,
+    db: withCommitHooks(pdb as unknown as Database),
     driver: 'pglite',
     async migrate() {
       await migrate(pdb, { migrationsFolder: MIGRATIONS });

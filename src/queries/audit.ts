@@ -1,24 +1,69 @@
-import { and, asc, desc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
 import { auditEvents } from '../db/schema/index.ts';
 
 export type AuditRow = typeof auditEvents.$inferSelect;
 export type NewAuditRow = typeof auditEvents.$inferInsert;
+/** An event the chainer has linked: the only kind the API, exports and verification read. */
+export type ChainedAuditRow = AuditRow & { seq: number; prevHash: string; hash: string };
 
-/** Serialises audit appends per tenant for the rest of the transaction. */
+/** Serialises chaining per tenant (the chainer's short transaction only; changes never take it). */
 export async function lockTenantChain(tx: Executor, tenantId: string): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`audit:${tenantId}`}, 0))`);
 }
 
-/** The newest event of a tenant's chain, or undefined for an empty chain. */
+/** The newest chained event of a tenant, or undefined for an empty chain. */
 export async function chainHead(tx: Executor, tenantId: string): Promise<{ seq: number; hash: string } | undefined> {
   const [row] = await tx
     .select({ seq: auditEvents.seq, hash: auditEvents.hash })
     .from(auditEvents)
-    .where(eq(auditEvents.tenantId, tenantId))
+    .where(and(eq(auditEvents.tenantId, tenantId), isNotNull(auditEvents.seq)))
     .orderBy(desc(auditEvents.seq))
     .limit(1);
-  return row;
+  return row ? { seq: row.seq!, hash: row.hash! } : undefined;
+}
+
+/** A tenant's committed events that are not chained yet, oldest insertion first (audit_events_unchained). */
+export function unchainedEvents(tx: Executor, tenantId: string, limit: number): Promise<AuditRow[]> {
+  return tx
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.tenantId, tenantId), isNull(auditEvents.seq)))
+    .orderBy(asc(auditEvents.pos))
+    .limit(limit);
+}
+
+/** Tenants with events left unchained since before `before` (a crash between commit and chaining). */
+export async function tenantsWithUnchained(db: Executor, before: Date): Promise<string[]> {
+  const found = await db
+    .selectDistinct({ tenantId: auditEvents.tenantId })
+    .from(auditEvents)
+    .where(and(isNull(auditEvents.seq), lt(auditEvents.at, before)));
+  return found.map((r) => r.tenantId);
+}
+
+/** How many of a tenant's events are not chained yet. */
+export async function countUnchained(db: Executor, tenantId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(auditEvents)
+    .where(and(eq(auditEvents.tenantId, tenantId), isNull(auditEvents.seq)));
+  return row?.n ?? 0;
+}
+
+/**
+ * Writes the chain links of events in one statement. Each column goes as one array literal (every
+ * value is a uuid, an integer or a hex digest, so none needs quoting): any batch is four parameters.
+ */
+export async function setChainLinks(tx: Executor, links: readonly { id: string; seq: number; prevHash: string; hash: string }[]): Promise<void> {
+  if (!links.length) return;
+  const array = (values: readonly (string | number)[]) => `{${values.join(',')}}`;
+  await tx.execute(sql`
+    update ${auditEvents} as a set seq = v.seq, prev_hash = v.prev_hash, hash = v.hash
+    from unnest(${array(links.map((l) => l.id))}::uuid[], ${array(links.map((l) => l.seq))}::bigint[],
+                ${array(links.map((l) => l.prevHash))}::text[], ${array(links.map((l) => l.hash))}::text[])
+      as v(id, seq, prev_hash, hash)
+    where a.id = v.id and a.seq is null`);
 }
 
 export async function insertAuditRows(tx: Executor, rows: NewAuditRow[]): Promise<void> {
@@ -27,13 +72,13 @@ export async function insertAuditRows(tx: Executor, rows: NewAuditRow[]): Promis
 }
 
 /** Reads a tenant's chain in sequence order, a page at a time. */
-export function chainPage(db: Executor, tenantId: string, afterSeq: number, limit: number): Promise<AuditRow[]> {
+export function chainPage(db: Executor, tenantId: string, afterSeq: number, limit: number): Promise<ChainedAuditRow[]> {
   return db
     .select()
     .from(auditEvents)
     .where(and(eq(auditEvents.tenantId, tenantId), gt(auditEvents.seq, afterSeq)))
     .orderBy(asc(auditEvents.seq))
-    .limit(limit);
+    .limit(limit) as Promise<ChainedAuditRow[]>;
 }
 
 /** Allow-listed filters of the audit event list; every value is bound as a parameter. */
@@ -62,12 +107,12 @@ export function filterConditions(f: AuditFilter): (SQL | undefined)[] {
   ];
 }
 
-/** A tenant's events newest first, strictly before `beforeSeq` when given (served by audit_events_tenant_seq). */
-export function listAuditEvents(db: Executor, tenantId: string, filter: AuditFilter, beforeSeq: number | undefined, limit: number): Promise<AuditRow[]> {
+/** A tenant's chained events newest first, strictly before `beforeSeq` when given (served by audit_events_tenant_seq). */
+export function listAuditEvents(db: Executor, tenantId: string, filter: AuditFilter, beforeSeq: number | undefined, limit: number): Promise<ChainedAuditRow[]> {
   return db
     .select()
     .from(auditEvents)
-    .where(and(eq(auditEvents.tenantId, tenantId), beforeSeq === undefined ? undefined : lt(auditEvents.seq, beforeSeq), ...filterConditions(filter)))
+    .where(and(eq(auditEvents.tenantId, tenantId), beforeSeq === undefined ? isNotNull(auditEvents.seq) : lt(auditEvents.seq, beforeSeq), ...filterConditions(filter)))
     .orderBy(desc(auditEvents.seq))
-    .limit(limit);
+    .limit(limit) as Promise<ChainedAuditRow[]>;
 }

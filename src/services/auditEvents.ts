@@ -1,4 +1,4 @@
-import { listAuditEvents, type AuditFilter, type AuditRow } from '../queries/audit.ts';
+import { listAuditEvents, type AuditFilter, type ChainedAuditRow } from '../queries/audit.ts';
 import type { Access } from './authority.ts';
 import type { TenantChange } from './change.ts';
 
@@ -8,7 +8,7 @@ export type { AuditFilter } from '../queries/audit.ts';
 export function createAuditEventService(deps: { change: TenantChange }) {
   return {
     /** Newest first; `beforeSeq` continues a previous page; one extra row tells whether more follow. */
-    async list({ tenantId }: Access, filter: AuditFilter, opts: { limit: number; beforeSeq?: number | undefined }): Promise<{ rows: AuditRow[]; limit: number }> {
+    async list({ tenantId }: Access, filter: AuditFilter, opts: { limit: number; beforeSeq?: number | undefined }): Promise<{ rows: ChainedAuditRow[]; limit: number }> {
       const rows = await deps.change.read((tx) => listAuditEvents(tx, tenantId, filter, opts.beforeSeq, opts.limit + 1));
       return { rows, limit: opts.limit };
     },

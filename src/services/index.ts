@@ -25,7 +25,7 @@ import { createBulkRoleRequests } from './bulkRoles.ts';
 
 /** Builds the business services once; everything that changes data goes through them. */
 export function createServices(deps: { db: Database; redis: Redis; keys: RedisKeys; versions: TenantVersions; revocations: Revocations; producers: JobQueue; scheduleExpiry: ScheduleExpiry; jobLimits?: Partial<Record<JobType, number>>; idTokenAlgs?: readonly string[]; logger: Logger; exports: { driver: 'pg' | 'pglite'; config: AuditExportConfig }; tenantGraph?: (tenantId: string) => Promise<TenantGraph> }) {
-  const audit: AuditLog = createAuditLog();
+  const audit: AuditLog = createAuditLog({ db: deps.db, onError: (err, tenantId) => deps.logger.error({ err, tenantId }, 'could not chain audit events; the sweep will retry') });
   const change: TenantChange = createTenantChange({ db: deps.db, versions: deps.versions });
   const assignments = createAssignmentEngine({ audit, scheduleExpiry: deps.scheduleExpiry });
   const roles = createRoleService({ change, audit, assignments });

@@ -216,7 +216,7 @@ describe('CLI', () => {
         });
       const ok = await run(['verify-audit-chain', '--tenant', t.tenantSlug]);
       expect(ok.code).toBe(0);
-      expect(JSON.parse(ok.out)).toEqual({ ok: true, events: 5 });
+      expect(JSON.parse(ok.out)).toEqual({ ok: true, events: 5, unchained: 0 });
       await t.server.core.db.execute(sql`update audit_events set action = 'role.unassigned' where tenant_id = ${t.tenantId} and seq = 3`);
       const bad = await run(['verify-audit-chain', '--tenant', t.tenantSlug]);
       expect(bad.code).toBe(3);

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, check, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { tenants } from './tenancy.ts';
 
 /**
@@ -43,7 +43,14 @@ export const revocations = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.subject] })],
 );
 
-/** Append-only audit log, hash-chained per tenant through (`seq`, `prevHash`, `hash`). */
+/**
+ * Append-only audit log, hash-chained per tenant through (`seq`, `prevHash`, `hash`).
+ * A change inserts its events with only `pos` (a global sequence, taken without
+ * any lock); the chainer (`services/auditChain.ts`) then gives them the tenant's
+ * next `seq` numbers and their hashes right after the commit. `seq`, `prevHash`
+ * and `hash` are null only in that short window (or after a crash, until the next
+ * chaining or the worker's sweep).
+ */
 export const auditEvents = pgTable(
   'audit_events',
   {
@@ -51,7 +58,9 @@ export const auditEvents = pgTable(
     tenantId: uuid('tenant_id')
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
-    seq: bigint('seq', { mode: 'number' }).notNull(),
+    /** Order of insertion across all tenants; gaps are normal (rolled-back changes). */
+    pos: bigserial('pos', { mode: 'number' }).notNull(),
+    seq: bigint('seq', { mode: 'number' }),
     at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
     actorType: text('actor_type', { enum: ['user', 'client', 'system'] }).notNull(),
     actorId: text('actor_id'),
@@ -61,12 +70,14 @@ export const auditEvents = pgTable(
     data: jsonb('data').notNull().default(sql`'{}'::jsonb`),
     parentId: uuid('parent_id'),
     requestId: text('request_id'),
-    prevHash: text('prev_hash').notNull(),
-    hash: text('hash').notNull(),
+    prevHash: text('prev_hash'),
+    hash: text('hash'),
   },
   (t) => [
     uniqueIndex('audit_events_tenant_seq').on(t.tenantId, t.seq),
     index('audit_events_tenant_at').on(t.tenantId, t.at),
     index('audit_events_parent').on(t.parentId),
+    index('audit_events_unchained').on(t.tenantId, t.pos).where(sql`${t.seq} is null`),
+    check('audit_events_chained_whole', sql`(${t.seq} is null) = (${t.hash} is null) and (${t.hash} is null) = (${t.prevHash} is null)`),
   ],
 );

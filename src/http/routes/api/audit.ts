@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Services } from '../../../services/index.ts';
 import { badRequest } from '../../../errors/index.ts';
-import type { AuditRow } from '../../../queries/audit.ts';
+import type { ChainedAuditRow } from '../../../queries/audit.ts';
 import { CURSORS, decodeCursor, page, pageQuery } from '../../api/pagination.ts';
 import { route, type RouteDef } from '../../api/route.ts';
 import { auditFilterFields, toAuditFilter } from './auditFilter.ts';
@@ -25,7 +25,7 @@ const eventView = z.object({
   prev_hash: z.string(),
 });
 
-function view(e: AuditRow): z.infer<typeof eventView> {
+function view(e: ChainedAuditRow): z.infer<typeof eventView> {
   return {
     id: e.id,
     tenant: e.tenantId,
