@@ -7,14 +7,17 @@
  *   npm run bench:admin     (target at 16 in flight: >= 500 writes/s per tenant, p99 <= 100 ms)
  *
  * Users are created without a password (an Argon2 hash would measure the
- * hasher, not the write path). Tessera runs in this process, as `serve` does.
+ * hasher, not the write path). Tessera runs as `npm run serve` runs it, in its
+ * own process at the default log level; this process only sends requests, so
+ * the load generator doesn't share Tessera's event loop.
  */
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { createServer, type Server_ } from '../src/app/index.ts';
-import { createLogger } from '../src/log/index.ts';
+import type { ChildProcess } from 'node:child_process';
+import { openDatabase } from '../src/db/client.ts';
+import { createAuditLog } from '../src/services/audit.ts';
 import { freePort } from '../test/support/tessera.ts';
-import { basic, benchConfig, DB_NAME, percentile, recreateDatabase } from './lib/harness.ts';
+import { basic, DATABASE_URL, DB_NAME, killChildren, percentile, recreateDatabase, REDIS_URL, startTesseraProcess, stopChild } from './lib/harness.ts';
 
 const OPS = Number(process.env.BENCH_ADMIN_OPS ?? 2_000);
 const LEVELS = (process.env.BENCH_ADMIN_CONCURRENCY ?? '1,16,64').split(',').map(Number);
@@ -74,19 +77,33 @@ async function main() {
   const slug = `bench-${runId}`;
   await recreateDatabase();
   const port = await freePort();
-  const config = benchConfig({ port, prefix: `bench-a-${runId}:`, slug, clientId, secret });
-  let server: Server_ | undefined;
+  let server: ChildProcess | undefined;
   try {
-    server = await createServer(config, { logger: createLogger(config.LOG_LEVEL), printBootstrap: () => undefined });
-    await server.listen(port, '127.0.0.1');
-    const tenantId = server.bootstrap!.tenant.id;
+    server = await startTesseraProcess(
+      'serve',
+      {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        TESSERA_ISSUER: `http://127.0.0.1:${port}`,
+        DATABASE_URL,
+        REDIS_URL,
+        TESSERA_REDIS_PREFIX: `bench-a-${runId}:`,
+        TESSERA_BOOTSTRAP_TENANT: slug,
+        TESSERA_BOOTSTRAP_OWNER_EMAIL: `owner@${slug}.test`,
+        TESSERA_BOOTSTRAP_OWNER_PASSWORD: `pw-${randomBytes(12).toString('hex')}`,
+        TESSERA_BOOTSTRAP_CLIENT_ID: clientId,
+        TESSERA_BOOTSTRAP_CLIENT_SECRET: secret,
+        ...(process.env.BENCH_TESSERA_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_TESSERA_LOG_LEVEL } : {}),
+      },
+      { onLine: () => undefined },
+    );
     const tokenRes = await fetch(`http://127.0.0.1:${port}/token`, { method: 'POST', headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
     const token = ((await tokenRes.json()) as { access_token: string }).access_token;
     const setup = new Agent({ keepAlive: true });
     const post = async (path: string, body: unknown) => JSON.parse((await call(setup, port, token, 'POST', path, body)).body) as { id: string; slug: string };
     await post('/roles', { name: 'Bench reader', capabilities: ['reports:view'] });
     const groups = await Promise.all(Array.from({ length: 8 }, (_, i) => post('/groups', { name: `Bench group ${i}` })));
-    console.log(`database ${DB_NAME}; ${OPS} operations per kind and level; Tessera in this process (LOG_LEVEL=${config.LOG_LEVEL})\n`);
+    console.log(`database ${DB_NAME}; ${OPS} operations per kind and level; Tessera as \`serve\` in its own process (log level ${process.env.BENCH_TESSERA_LOG_LEVEL ?? 'default'})\n`);
     console.log(`${'operation'.padEnd(28)}${'in flight'.padStart(10)}${'writes/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}`);
     const rows: Array<{ kind: string; inFlight: number } & Result> = [];
     for (const inFlight of LEVELS) {
@@ -107,14 +124,19 @@ async function main() {
         console.log(`${kind.padEnd(28)}${String(inFlight).padStart(10)}${r.rps.toFixed(0).padStart(10)}${r.p50.toFixed(1).padStart(9)}${r.p99.toFixed(1).padStart(9)}${String(r.errors).padStart(8)}`);
       }
     }
-    const verified = await server.core.audit.verifyChain(server.core.db, tenantId);
+    const dbh = await openDatabase({ databaseUrl: DATABASE_URL, dataDir: '' });
+    // The token's `tid` claim names the tenant.
+    const tenantId = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { tid: string }).tid;
+    const verified = await createAuditLog({ db: dbh.db }).verifyChain(dbh.db, tenantId);
+    await dbh.close();
     console.log(`\naudit chain of the tenant: ${verified.ok ? 'verifies' : 'BROKEN'} (${JSON.stringify(verified).slice(0, 200)})`);
     const atTarget = rows.filter((r) => r.inFlight === TARGET.at);
     const pass = atTarget.every((r) => r.rps >= TARGET.rps && r.p99 <= TARGET.p99 && r.errors === 0);
     console.log(`target at ${TARGET.at} in flight: >= ${TARGET.rps} writes/s with p99 <= ${TARGET.p99} ms for every kind: ${pass ? 'met' : 'not met'}`);
     setup.destroy();
   } finally {
-    await server?.close();
+    if (server) await stopChild(server);
+    killChildren();
   }
 }
 

@@ -15,7 +15,6 @@
  * signing key with the baseline; on the token path a steady-state request
  * touches Redis only, so the database behind it does not enter the figures.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,12 +25,12 @@ import { SYSTEM_ROLES } from '../src/catalogue/index.ts';
 import { discover, REDIRECT_URI, signIn } from '../test/support/oidc.ts';
 import { freePort } from '../test/support/tessera.ts';
 import { activePrivateJwk, basic, DATABASE_URL, DB_NAME, deletePrefix, killChildren, recreateDatabase, REDIS_URL, startChild, startTesseraProcess, stopChild } from './lib/harness.ts';
+import { CC_LUA, median, REFRESH_LUA, requireWrk, wrk, WRK_DEFAULTS, type WrkFigures } from './lib/wrk.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TARGETS = { cc: 0.9, refresh: 0.85 } as const;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const { seconds: SECONDS, connections: CONNECTIONS } = WRK_DEFAULTS;
 /** Refresh chains per round: more than the connections, so a connection never waits for a token. */
 const CHAINS = CONNECTIONS * 3;
 const MODES = (process.env.BENCH_MODES ?? 'all,serve').split(',') as Array<'all' | 'serve'>;
@@ -40,85 +39,6 @@ const WARMUPS = Number(process.env.BENCH_WARMUPS ?? 2);
 const CASES = (process.env.BENCH_CASES ?? 'cc,refresh').split(',') as Array<'cc' | 'refresh'>;
 
 type CaseName = keyof typeof TARGETS;
-
-export interface WrkFigures {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  errors: number;
-}
-
-function requireWrk(): void {
-  try {
-    execFileSync('wrk', ['--version'], { stdio: 'pipe' });
-  } catch (err) {
-    // `wrk --version` prints its version and exits 1; only a missing binary is ENOENT.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      console.error('bench/token needs wrk (Debian package "wrk"): apt-get install wrk');
-      process.exit(2);
-    }
-  }
-}
-
-const ms = (v: string, unit: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 } as Record<string, number>)[unit]!;
-
-/** Runs wrk once and parses its summary (requests/s, latency percentiles, non-2xx count). */
-function wrk(url: string, script: string, args: string[] = []): Promise<WrkFigures> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-s', script, url, ...(args.length ? ['--', ...args] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-      const p50 = /\s50%\s+([\d.]+)(us|ms|s|m)\b/.exec(out);
-      const p99 = /\s99%\s+([\d.]+)(us|ms|s|m)\b/.exec(out);
-      const requests = /(\d+) requests in/.exec(out);
-      if (code !== 0 || !rps || !p50 || !p99 || !requests) return reject(new Error(`wrk failed (${code}): ${out}`));
-      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-      resolve({
-        rps: Number(rps[1]),
-        p50: ms(p50[1]!, p50[2]!),
-        p99: ms(p99[1]!, p99[2]!),
-        requests: Number(requests[1]),
-        errors: Number(non2xx?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
-      });
-    });
-  });
-}
-
-const CC_LUA = (authorization: string, body: string) => `
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "${authorization}"
-wrk.body = "${body}"
-`;
-
-/** Each response's new refresh token goes back into the pool; a connection takes the oldest. */
-const REFRESH_LUA = (authorization: string) => `
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "${authorization}"
-local pool, head, tail = {}, 1, 0
-function init(args)
-  for line in io.lines(args[1]) do tail = tail + 1; pool[tail] = line end
-end
-function request()
-  local token = pool[head] or "pool-exhausted"
-  pool[head] = nil
-  head = head + 1
-  return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. token)
-end
-function response(status, headers, body)
-  local next = body:match('"refresh_token":"([^"]+)"')
-  if next then tail = tail + 1; pool[tail] = next end
-end
-`;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   requireWrk();

@@ -20,7 +20,9 @@ export interface EntitlementCacheStats {
 
 /**
  * Wraps the pure resolver with two caches (tenant graph, subject links) and a
- * result memo, all stamped with the tenant version so any commit invalidates them.
+ * result memo. The graph is stamped with the tenant version; links and results
+ * with the subject's stamp (tenant and subject versions), so any committed
+ * change a subject's entitlement depends on invalidates it, on every process.
  */
 export function createEntitlementLoader(deps: {
   db: Database;
@@ -50,7 +52,9 @@ export function createEntitlementLoader(deps: {
       return cached(graphs, tenantId, version, () => loadTenantGraph(db, tenantId));
     },
     async capabilitiesOf(tenantId, kind, subjectId) {
-      const version = await versions.current(tenantId);
+      // The graph is stamped with the tenant version; the subject's links and result with the tenant and
+      // subject versions together, so one user's membership change leaves every other subject cached.
+      const [graphVersion, version] = await Promise.all([versions.current(tenantId, { kind, id: subjectId }), versions.subject(tenantId, { kind, id: subjectId })]);
       const key = `${tenantId}:${kind}:${subjectId}`;
       const now = Date.now();
       const memo = results.get(key, version);
@@ -60,7 +64,7 @@ export function createEntitlementLoader(deps: {
       }
       if (stats) stats.misses++;
       const [graph, subject] = await Promise.all([
-        cached(graphs, tenantId, version, () => loadTenantGraph(db, tenantId)),
+        cached(graphs, tenantId, graphVersion, () => loadTenantGraph(db, tenantId)),
         cached(links, key, version, () => (kind === 'user' ? loadUserLinks(db, subjectId) : loadClientLinks(db, subjectId))),
       ]);
       const result = resolveEntitlement(graph, subject, now);

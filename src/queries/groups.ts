@@ -79,6 +79,14 @@ export async function lockGroupGraph(db: Executor, tenantId: string): Promise<vo
   await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`groups:${tenantId}`}, 0))`);
 }
 
+/**
+ * The same lock, shared: membership changes hold it so the nesting they checked what a group confers
+ * through can't change under them, without serialising against each other.
+ */
+export async function lockGroupGraphShared(db: Executor, tenantId: string): Promise<void> {
+  await db.execute(sql`select pg_advisory_xact_lock_shared(hashtextextended(${`groups:${tenantId}`}, 0))`);
+}
+
 /** The subset of `ids` that are groups of the tenant. */
 export async function existingGroupIds(db: Executor, tenantId: string, ids: readonly string[]): Promise<Set<string>> {
   if (!ids.length) return new Set();

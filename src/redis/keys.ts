@@ -24,6 +24,8 @@ export function createRedisKeys(prefix: string) {
     accountIndex: (accountId: string) => `${p}account:${accountId}:index`,
     /** Random token that changes whenever anything a token depends on changes in the tenant. */
     tenantVersion: (tenantId: string) => `${p}tenant:${tenantId}:version`,
+    /** Random token that changes whenever one subject's own role assignments or group memberships change. */
+    subjectVersion: (tenantId: string, kind: string, id: string) => `${p}tenant:${tenantId}:${kind}:${id}:version`,
     /** Mirror of the Postgres revocation time of one subject. */
     revokedAt: (tenantId: string, subject: string) => `${p}tenant:${tenantId}:revoked:${subject}`,
     /** Pub/sub channel on which cache invalidations are announced. */

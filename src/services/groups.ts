@@ -18,6 +18,7 @@ import {
   isAncestorOrSelf,
   listRolesOfGroups,
   lockGroupGraph,
+  lockGroupGraphShared,
   updateGroup,
   type GroupRow,
 } from '../queries/groups.ts';
@@ -26,7 +27,7 @@ import { existingUserIds } from '../queries/users.ts';
 import type { AuditLog } from './audit.ts';
 import { assertOwnersRemain } from './assignments.ts';
 import { assertDominates, assertHolds, type Access } from './authority.ts';
-import type { TenantChange } from './change.ts';
+import { subjectsScope, type TenantChange } from './change.ts';
 import { createGroupReads, requireGroupView, type GroupView } from './groupReads.ts';
 import type { AssignmentResult, RoleService } from './roles.ts';
 
@@ -174,7 +175,7 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
       return change(tenantId, async (tx) => {
         await requireGroup(tx, tenantId, groupId);
         if ((await existingUserIds(tx, tenantId, ids)).size !== ids.length) throw notFound('user');
-        await lockGroupGraph(tx, tenantId);
+        await lockGroupGraphShared(tx, tenantId);
         await assertMayChangeMembership(tx, access, groupId, 'add members to this group');
         await assertDominates(tx, access, ids.map((id) => ({ type: 'user' as const, id })), 'change the group memberships of this user');
         const changed = await insertMembers(tx, tenantId, groupId, ids);
@@ -184,7 +185,7 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
           changed.map((user) => ({ actor: access.actor, action: 'group.member_added', target: { type: 'group', id: groupId }, data: { user } })),
         );
         return split(ids, changed);
-      });
+      }, subjectsScope(ids));
     },
 
     /** Removes users from a group; idempotent; 409 last_owner if that leaves no Owner. */
@@ -194,7 +195,7 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
       return change(tenantId, async (tx) => {
         await requireGroup(tx, tenantId, groupId);
         if ((await existingUserIds(tx, tenantId, ids)).size !== ids.length) throw notFound('user');
-        await lockGroupGraph(tx, tenantId);
+        await lockGroupGraphShared(tx, tenantId);
         await lockOwners(tx, tenantId);
         await assertMayChangeMembership(tx, access, groupId, 'remove members from this group');
         await assertDominates(tx, access, ids.map((id) => ({ type: 'user' as const, id })), 'change the group memberships of this user');
@@ -206,7 +207,7 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
           changed.map((user) => ({ actor: access.actor, action: 'group.member_removed', target: { type: 'group', id: groupId }, data: { user } })),
         );
         return split(ids, changed);
-      });
+      }, subjectsScope(ids));
     },
 
     /** Nests groups under `parentId`; 409 group_cycle if any would end up below itself. */

@@ -17,7 +17,7 @@ import {
 } from '../queries/roles.ts';
 import { skeleton } from '../text/index.ts';
 import type { AuditLog } from './audit.ts';
-import type { TenantChange } from './change.ts';
+import { subjectsScope, type ChangeScope, type TenantChange } from './change.ts';
 import { type AssignmentEngine, type Assignee, type AssigneeSet, type AssignmentResult } from './assignments.ts';
 import { assertDominates, assertHolds, type Access, type Target } from './authority.ts';
 
@@ -116,6 +116,11 @@ const isUniqueViolation = (e: unknown): boolean => {
 };
 
 /** Roles and assignments (SPEC §4, §5): every rule the admin API promises lives here. */
+/** Direct assignments to users and clients change only their links; a group's roles are part of the tenant graph. */
+function assignmentScope(set: AssigneeSet): ChangeScope {
+  return set.groups?.length ? { tenant: true } : subjectsScope(set.users ?? [], set.clients ?? []);
+}
+
 export function createRoleService(deps: { change: TenantChange; audit: AuditLog; assignments: AssignmentEngine }) {
   const { change, audit, assignments: engine } = deps;
 
@@ -274,24 +279,32 @@ export function createRoleService(deps: { change: TenantChange; audit: AuditLog;
     /** Adds assignments; idempotent, and reports what changed and what was already so. */
     async addAssignments(access: Access, slug: string, set: AssigneeSet, expiresAt: Date | null = null): Promise<AssignmentResult> {
       if (expiresAt && expiresAt.getTime() <= Date.now()) throw unprocessable('invalid_expiry', 'expires_at must be in the future');
-      const { roleId, result } = await change(access.tenantId, async (tx) => {
-        const role = await requireRole(tx, access.tenantId, slug);
-        await engine.requireAssignees(tx, access.tenantId, set);
-        const { changed, unchanged } = await engine.assign(tx, access, role, set, expiresAt);
-        return { roleId: role.id, result: { changed, unchanged } };
-      });
+      const { roleId, result } = await change(
+        access.tenantId,
+        async (tx) => {
+          const role = await requireRole(tx, access.tenantId, slug);
+          await engine.requireAssignees(tx, access.tenantId, set);
+          const { changed, unchanged } = await engine.assign(tx, access, role, set, expiresAt);
+          return { roleId: role.id, result: { changed, unchanged } };
+        },
+        assignmentScope(set),
+      );
       await engine.scheduleExpiries(access.tenantId, roleId, result.changed, expiresAt);
       return result;
     },
 
     /** Removes assignments; idempotent. */
     async removeAssignments(access: Access, slug: string, set: AssigneeSet): Promise<AssignmentResult> {
-      return change(access.tenantId, async (tx) => {
-        const role = await requireRole(tx, access.tenantId, slug);
-        await engine.requireAssignees(tx, access.tenantId, set);
-        const { changed, unchanged } = await engine.unassign(tx, access, role, set);
-        return { changed, unchanged };
-      });
+      return change(
+        access.tenantId,
+        async (tx) => {
+          const role = await requireRole(tx, access.tenantId, slug);
+          await engine.requireAssignees(tx, access.tenantId, set);
+          const { changed, unchanged } = await engine.unassign(tx, access, role, set);
+          return { changed, unchanged };
+        },
+        assignmentScope(set),
+      );
     },
 
     /** One assignment (CLI, tests). Returns true when something changed. */
