@@ -95,7 +95,8 @@ async function main() {
         TESSERA_BOOTSTRAP_CLIENT_SECRET: secret,
         ...(process.env.BENCH_TESSERA_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_TESSERA_LOG_LEVEL } : {}),
       },
-      { onLine: () => undefined },
+      // BENCH_TESSERA_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") to profile the server.
+      { onLine: () => undefined, nodeArgs: (process.env.BENCH_TESSERA_NODE_ARGS ?? '').split(' ').filter(Boolean) },
     );
     const tokenRes = await fetch(`http://127.0.0.1:${port}/token`, { method: 'POST', headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
     const token = ((await tokenRes.json()) as { access_token: string }).access_token;

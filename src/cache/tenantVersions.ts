@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { memoPerRequest } from '../runtime/requestContext.ts';
+import { forgetPerRequest, memoPerRequest } from '../runtime/requestContext.ts';
 import type { RedisKeys } from '../redis/keys.ts';
 import type { RedisEpoch } from './redisEpoch.ts';
 
@@ -88,10 +88,14 @@ export function createTenantVersions(deps: { redis: Redis; keys: RedisKeys; epoc
       return `${tenant}|${own}`;
     },
     async bump(tenantId, scope = { tenant: true }) {
+      // What this request changes, it must itself see afresh for the rest of the request (a later check
+      // in the same request reads the graph as of the new version, not the one memoised before).
       if ('tenant' in scope) {
+        forgetPerRequest(`tenant-version:${tenantId}`);
         await redis.set(keys.tenantVersion(tenantId), randomUUID());
         return;
       }
+      for (const s of scope.subjects) forgetPerRequest(memoKey(tenantId, s));
       if (!scope.subjects.length) return;
       const pipeline = redis.pipeline();
       for (const s of scope.subjects) pipeline.set(subjectKey(tenantId, s), randomUUID(), 'EX', SUBJECT_VERSION_TTL_S);

@@ -355,7 +355,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       }
       const { session, principal } = current;
       const held = await principal.held();
-      const access: Access = { tenantId: principal.tenantId, actor: principal.actor, held };
+      const access: Access = { tenantId: principal.tenantId, actor: principal.actor, held, graph: () => principal.graph() };
       const viewer: Viewer = { ...session.header, csrf: session.csrf, held };
       let form: ConsoleContext['form'] = { one: {}, many: {} };
       if (page.method === 'POST') {

@@ -59,3 +59,8 @@ export function memoPerRequest<T>(key: string, load: () => Promise<T>): Promise<
   }
   return hit;
 }
+
+/** Drops a memoised value, so the rest of the request reads it afresh (after this request changed it). */
+export function forgetPerRequest(key: string): void {
+  currentRequest()?.memo.delete(key);
+}

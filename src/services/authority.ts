@@ -1,6 +1,6 @@
 import { ALL_CAPABILITY_IDS } from '../catalogue/index.ts';
 import { allOn, type Executor } from '../db/client.ts';
-import { resolveEntitlement } from '../entitlements/resolve.ts';
+import { resolveEntitlement, type TenantGraph } from '../entitlements/resolve.ts';
 import { forbidden } from '../errors/index.ts';
 import { loadSubjectsLinks, loadTenantGraph } from '../queries/entitlements.ts';
 import { SYSTEM_ACTOR, type Actor } from './audit.ts';
@@ -17,6 +17,16 @@ export interface Access {
   actor: Actor;
   /** Capabilities the actor holds now, limited to what its token (or job) delegates. */
   held: ReadonlySet<string>;
+  /**
+   * The tenant's role and group graph as this request sees it: the process's cache, stamped with the
+   * tenant version read at the start of the request (entitlements/loader.ts). Checks use it instead of
+   * reading the whole graph again in their transaction (in a tenant of 5,000 groups that read is what
+   * made each membership change expensive, bench/churn). Sound because a graph change committed after
+   * the request began is concurrent with it: the check is then the one it would be had this request
+   * run just before that change, which the change's own authority checks already allowed. Without it
+   * (jobs, CLI), checks read the graph in their transaction.
+   */
+  graph?: (() => Promise<TenantGraph>) | undefined;
 }
 
 /** A principal something is done to: a user or a service (or any) client of the tenant. */
@@ -48,12 +58,18 @@ export function assertHolds(access: Access, capabilities: Iterable<string>, what
  * capability scopes it may obtain for the users who sign in through it
  * (`null` allowed scopes: every capability).
  */
-export async function reachOf(db: Executor, tenantId: string, targets: readonly Target[], firstPartyScopes?: ReadonlyMap<string, readonly string[] | null>): Promise<Map<string, string[]>> {
+export async function reachOf(
+  db: Executor,
+  tenantId: string,
+  targets: readonly Target[],
+  firstPartyScopes?: ReadonlyMap<string, readonly string[] | null>,
+  graphOf: Access['graph'] = undefined,
+): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   if (!targets.length) return out;
   const users = targets.filter((t) => t.type === 'user').map((t) => t.id);
   const clients = targets.filter((t) => t.type === 'client').map((t) => t.id);
-  const [graph, userLinks, clientLinks] = await allOn(db, [() => loadTenantGraph(db, tenantId), () => loadSubjectsLinks(db, 'user', users), () => loadSubjectsLinks(db, 'client', clients)] as const);
+  const [graph, userLinks, clientLinks] = await allOn(db, [() => (graphOf ? graphOf() : loadTenantGraph(db, tenantId)), () => loadSubjectsLinks(db, 'user', users), () => loadSubjectsLinks(db, 'client', clients)] as const);
   const now = Date.now();
   for (const t of targets) {
     const links = (t.type === 'user' ? userLinks : clientLinks).get(t.id) ?? { directRoles: [], groups: [] };
@@ -66,7 +82,7 @@ export async function reachOf(db: Executor, tenantId: string, targets: readonly 
 
 /** The targets the actor does not dominate, each with what it lacks. */
 export async function undominated(db: Executor, access: Access, targets: readonly Target[], firstPartyScopes?: ReadonlyMap<string, readonly string[] | null>): Promise<Map<string, string[]>> {
-  const reach = await reachOf(db, access.tenantId, targets, firstPartyScopes);
+  const reach = await reachOf(db, access.tenantId, targets, firstPartyScopes, access.graph);
   const out = new Map<string, string[]>();
   for (const [key, caps] of reach) {
     const missing = missingFrom(access, caps);

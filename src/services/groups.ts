@@ -70,8 +70,8 @@ const nameTaken = (name: string) => conflict('group_name_taken', `a group named 
  * Every capability membership of `groupId` confers now: the unexpired roles of
  * the group and of all its ancestors, closed under `requires`.
  */
-export async function conferredCapabilities(tx: Tx, tenantId: string, groupId: string): Promise<string[]> {
-  const graph = await loadTenantGraph(tx, tenantId);
+export async function conferredCapabilities(tx: Tx, tenantId: string, groupId: string, graphOf?: Access['graph']): Promise<string[]> {
+  const graph = graphOf ? await graphOf() : await loadTenantGraph(tx, tenantId);
   const now = Date.now();
   const caps = new Set<string>();
   for (const g of reachableGroups(graph, [groupId])) {
@@ -95,7 +95,7 @@ export function createGroupService(deps: { change: TenantChange; audit: AuditLog
 
   /** Changing who is in (or under) a group hands out or takes away what it confers: only with all of it held. */
   async function assertMayChangeMembership(tx: Tx, access: Access, groupId: string, what: string): Promise<void> {
-    assertHolds(access, await conferredCapabilities(tx, access.tenantId, groupId), what);
+    assertHolds(access, await conferredCapabilities(tx, access.tenantId, groupId, access.graph), what);
   }
 
   const service = {

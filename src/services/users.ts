@@ -26,7 +26,7 @@ import {
 import type { AuditLog } from './audit.ts';
 import { guardingOwners, type AssignmentEngine } from './assignments.ts';
 import { assertDominates, type Access } from './authority.ts';
-import type { TenantChange } from './change.ts';
+import { subjectsScope, type TenantChange } from './change.ts';
 import { hashPassword } from './credentials.ts';
 
 export interface CreateUserInput {
@@ -127,11 +127,14 @@ export function createUserService(deps: {
       const { tenantId, actor } = access;
       const email = validEmail(input.email);
       const passwordHash = input.password ? await hashPassword(input.password) : null;
+      const id = randomUUID();
+      // A new user is a new subject: nothing any process cached can depend on it (its id was never seen),
+      // so only its own version is bumped and the tenant's caches stay (services/change.ts).
       return change(tenantId, async (tx) => {
         if (await findUserByEmail(tx, tenantId, email)) throw emailTaken();
         let user: UserRow;
         try {
-          user = await insertUser(tx, { id: randomUUID(), tenantId, email, displayName: input.displayName?.trim() || email.split('@')[0]!, passwordHash });
+          user = await insertUser(tx, { id, tenantId, email, displayName: input.displayName?.trim() || email.split('@')[0]!, passwordHash });
         } catch (e) {
           // A concurrent create with the same email got in between the check and the insert.
           if (isUniqueViolation(e)) throw emailTaken();
@@ -139,7 +142,7 @@ export function createUserService(deps: {
         }
         await audit.record(tx, tenantId, { actor, action: 'user.created', target: { type: 'user', id: user.id }, data: { email } });
         return user;
-      });
+      }, subjectsScope([id]));
     },
 
     /** One page of users after `after` ({createdAt, id} from a previous page's last row). */

@@ -2,6 +2,7 @@ import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Middleware } from 'koa';
 import type { Config } from '../../config/index.ts';
 import type { EntitlementLoader } from '../../entitlements/loader.ts';
+import type { TenantGraph } from '../../entitlements/resolve.ts';
 import { AppError } from '../../errors/index.ts';
 import type { AccountDirectory } from '../../oidc/accounts.ts';
 import type { ClientDirectory } from '../../oidc/clients.ts';
@@ -19,6 +20,8 @@ export interface Principal {
   expiresAt: number;
   /** What the actor holds now, limited to what the token delegates: the basis of escalation checks. */
   held(): Promise<ReadonlySet<string>>;
+  /** The tenant's role and group graph as of this request (the entitlement cache), for authority checks. */
+  graph(): Promise<TenantGraph>;
 }
 
 const invalidToken = (detail: string) => new AppError(401, 'invalid_token', detail);
@@ -84,6 +87,7 @@ export function createTokenAuthenticator(deps: TokenAuthDeps): (token: string) =
         (held ??= deps.entitlements
           .capabilitiesOf(tenantId, actor.type, actor.id)
           .then((caps) => new Set(caps.filter((c) => scopes.has(c))))),
+      graph: () => deps.entitlements.graph(tenantId),
     };
   };
 }
