@@ -54,7 +54,8 @@ export function createClientDirectory(deps: { db: Database; versions: TenantVers
       const knownTenant = tenantOf.get(clientId);
       let version: string | undefined;
       if (knownTenant) {
-        version = await deps.versions.current(knownTenant);
+        // The client is also the subject of a client-credentials grant: its own version comes in the same read.
+        version = await deps.versions.current(knownTenant, { kind: 'client', id: clientId });
         const hit = cache.get(clientId, version);
         if (hit !== undefined) return hit ?? undefined;
       }
