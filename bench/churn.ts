@@ -22,7 +22,7 @@ import { SYSTEM_ROLES } from '../src/catalogue/index.ts';
 import { openDatabase, rows } from '../src/db/client.ts';
 import { discover, REDIRECT_URI, signIn } from '../test/support/oidc.ts';
 import { freePort } from '../test/support/tessera.ts';
-import { basic, DATABASE_URL, DB_NAME, killChildren, recreateDatabase, REDIS_URL, startTesseraProcess, stopChild } from './lib/harness.ts';
+import { basic, DATABASE_URL, DB_NAME, killChildren, recreateDatabase, startTesseraProcess, stopChild, tesseraProcessEnv } from './lib/harness.ts';
 import { seedDirectory } from './lib/seedDirectory.ts';
 import { CC_LUA, median, REFRESH_LUA, requireWrk, wrk, WRK_DEFAULTS, type WrkFigures } from './lib/wrk.ts';
 
@@ -57,22 +57,15 @@ async function main() {
   const issuer = `http://127.0.0.1:${port}`;
   const tessera = await startTesseraProcess(
     'serve',
-    {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      TESSERA_ISSUER: issuer,
-      TESSERA_METRICS_PORT: String(metricsPort),
-      DATABASE_URL,
-      REDIS_URL,
-      TESSERA_REDIS_PREFIX: `bench-ch-${runId}:`,
-      TESSERA_BOOTSTRAP_TENANT: slug,
-      TESSERA_BOOTSTRAP_OWNER_EMAIL: `owner@${slug}.test`,
-      TESSERA_BOOTSTRAP_OWNER_PASSWORD: `pw-${randomBytes(12).toString('hex')}`,
-      TESSERA_BOOTSTRAP_CLIENT_ID: ccClientId,
-      TESSERA_BOOTSTRAP_CLIENT_SECRET: ccSecret,
-      TESSERA_LOGIN_MAX_PER_ACCOUNT: '100000',
-      TESSERA_LOGIN_MAX_PER_IP: '100000',
-    },
+    tesseraProcessEnv({
+      port,
+      prefix: `bench-ch-${runId}:`,
+      slug,
+      clientId: ccClientId,
+      secret: ccSecret,
+      // The bench signs one user in many times to make refresh chains.
+      extra: { TESSERA_METRICS_PORT: String(metricsPort), TESSERA_LOGIN_MAX_PER_ACCOUNT: '100000', TESSERA_LOGIN_MAX_PER_IP: '100000' },
+    }),
     { onLine: () => undefined },
   );
   const dbh = await openDatabase({ databaseUrl: DATABASE_URL, dataDir: '' });

@@ -352,6 +352,30 @@ export function benchConfig(opts: { port: number; prefix: string; slug: string; 
   });
 }
 
+/**
+ * The environment a bench gives a Tessera child process: what a user sets to run
+ * it (loopback port, the bench database, its own Redis prefix, a bootstrapped
+ * tenant with known automation credentials) and nothing else, so Tessera's own
+ * defaults are what is measured. BENCH_TESSERA_LOG_LEVEL measures a log level's cost.
+ */
+export function tesseraProcessEnv(opts: { port: number; prefix: string; slug: string; clientId: string; secret: string; extra?: Record<string, string> }): Record<string, string> {
+  return {
+    PORT: String(opts.port),
+    HOST: '127.0.0.1',
+    TESSERA_ISSUER: `http://127.0.0.1:${opts.port}`,
+    DATABASE_URL,
+    REDIS_URL,
+    TESSERA_REDIS_PREFIX: opts.prefix,
+    TESSERA_BOOTSTRAP_TENANT: opts.slug,
+    TESSERA_BOOTSTRAP_OWNER_EMAIL: `owner@${opts.slug}.test`,
+    TESSERA_BOOTSTRAP_OWNER_PASSWORD: `pw-${randomBytes(12).toString('hex')}`,
+    TESSERA_BOOTSTRAP_CLIENT_ID: opts.clientId,
+    TESSERA_BOOTSTRAP_CLIENT_SECRET: opts.secret,
+    ...(process.env.BENCH_TESSERA_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_TESSERA_LOG_LEVEL } : {}),
+    ...opts.extra,
+  };
+}
+
 /** Resident and peak resident memory of a process, in MB (Linux /proc). */
 export function memoryOf(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
