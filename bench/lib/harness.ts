@@ -334,22 +334,8 @@ export function workerNodeFlags(): string[] {
  * database, its own Redis prefix, a bootstrapped tenant with known credentials.
  */
 export function benchConfig(opts: { port: number; prefix: string; slug: string; clientId: string; secret: string }): Config {
-  return loadConfig({
-    NODE_ENV: 'production',
-    PORT: String(opts.port),
-    HOST: '127.0.0.1',
-    TESSERA_ISSUER: `http://127.0.0.1:${opts.port}`,
-    DATABASE_URL,
-    REDIS_URL,
-    TESSERA_REDIS_PREFIX: opts.prefix,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-    TESSERA_SIGNING_ALG: 'ES256',
-    TESSERA_BOOTSTRAP_TENANT: opts.slug,
-    TESSERA_BOOTSTRAP_OWNER_EMAIL: `owner@${opts.slug}.test`,
-    TESSERA_BOOTSTRAP_OWNER_PASSWORD: `pw-${randomBytes(12).toString('hex')}`,
-    TESSERA_BOOTSTRAP_CLIENT_ID: opts.clientId,
-    TESSERA_BOOTSTRAP_CLIENT_SECRET: opts.secret,
-  });
+  // The child-process environment, plus what an in-process bench pins: production mode, ES256, a quiet log.
+  return loadConfig({ ...tesseraProcessEnv(opts), NODE_ENV: 'production', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', TESSERA_SIGNING_ALG: 'ES256' });
 }
 
 /**
