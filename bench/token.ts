@@ -37,6 +37,8 @@ const MODES = (process.env.BENCH_MODES ?? 'all,serve').split(',') as Array<'all'
 const CC_SCOPE = 'users:view audit:read';
 const WARMUPS = Number(process.env.BENCH_WARMUPS ?? 2);
 const CASES = (process.env.BENCH_CASES ?? 'cc,refresh').split(',') as Array<'cc' | 'refresh'>;
+/** For investigation only (README figures use neither): e.g. BENCH_TESSERA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const NODE_ARGS = { tessera: (process.env.BENCH_TESSERA_NODE_ARGS ?? '').split(' ').filter(Boolean), baseline: (process.env.BENCH_BASELINE_NODE_ARGS ?? '').split(' ').filter(Boolean) };
 
 type CaseName = keyof typeof TARGETS;
 
@@ -81,7 +83,7 @@ async function main() {
       ...(process.env.BENCH_TESSERA_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_TESSERA_LOG_LEVEL } : {}),
     };
     const quiet = () => undefined;
-    let tessera = await startTesseraProcess(MODES[0]!, tesseraEnv, { onLine: quiet });
+    let tessera = await startTesseraProcess(MODES[0]!, tesseraEnv, { onLine: quiet, nodeArgs: NODE_ARGS.tessera });
     // Set up through the admin API, as an operator would: a web app and a Viewer user.
     const token = ((await (await fetch(`${issuer}/token`, { method: 'POST', headers: { authorization: basic(ccClientId, ccSecret), 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })).json()) as { access_token: string }).access_token;
     const api = async (method: string, path: string, body: unknown) => {
@@ -112,7 +114,7 @@ async function main() {
       BENCH_ACCOUNT_ID: userRow.id!,
       // Fresh chains for every round of every mode.
       BENCH_REFRESH_TOKENS: String(CHAINS * ROUNDS * MODES.length + CHAINS),
-    });
+    }, NODE_ARGS.baseline);
     const baselinePool = [...baseline.info.refreshTokens];
     const baselineUrl = `${baseline.info.issuer}/token`;
 
@@ -138,7 +140,7 @@ async function main() {
     for (const [index, mode] of MODES.entries()) {
       if (index > 0) {
         await stopChild(tessera);
-        tessera = await startTesseraProcess(mode, tesseraEnv, { onLine: quiet });
+        tessera = await startTesseraProcess(mode, tesseraEnv, { onLine: quiet, nodeArgs: NODE_ARGS.tessera });
       }
       // Two warm-up runs per server: with one, whichever mode went first read 0.2 lower than the same
       // mode measured second (fresh processes still compiling), an order effect, not a mode cost.

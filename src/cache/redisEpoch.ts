@@ -9,10 +9,13 @@ import type { Redis } from 'ioredis';
  */
 export interface RedisEpoch {
   current(): Promise<string>;
+  /** The identity once learnt on the current connection, without waiting (undefined until then). */
+  settled(): string | undefined;
 }
 
 export function createRedisEpoch(redis: Redis): RedisEpoch {
   let epoch: Promise<string> | undefined;
+  let known: string | undefined;
   const load = async () => {
     const info = await redis.info('server');
     const match = /run_id:([0-9a-f]+)/.exec(info);
@@ -22,17 +25,24 @@ export function createRedisEpoch(redis: Redis): RedisEpoch {
   // Any reconnect may land on another server (failover): learn its identity again.
   redis.on('close', () => {
     epoch = undefined;
+    known = undefined;
   });
   return {
     current() {
       if (!epoch) {
         const loading = load();
         epoch = loading;
-        loading.catch(() => {
-          if (epoch === loading) epoch = undefined;
-        });
+        loading.then(
+          (id) => {
+            if (epoch === loading) known = id;
+          },
+          () => {
+            if (epoch === loading) epoch = undefined;
+          },
+        );
       }
       return epoch;
     },
+    settled: () => known,
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { forgetPerRequest, memoPerRequest } from '../runtime/requestContext.ts';
+import { forgetPerRequest, memoPerRequest, rememberPerRequest, settledPerRequest } from '../runtime/requestContext.ts';
 import type { RedisKeys } from '../redis/keys.ts';
 import type { RedisEpoch } from './redisEpoch.ts';
 
@@ -42,8 +42,22 @@ export interface TenantVersions {
   current(tenantId: string, hint?: Subject): Promise<string>;
   /** The stamp of one subject's links: its tenant's version and its own. */
   subject(tenantId: string, subject: Subject): Promise<string>;
+  /** Both stamps a subject's entitlement needs: the tenant's (graph) and the subject's (links and result), in one round trip. */
+  stamps(tenantId: string, subject: Subject): Promise<SubjectStamps>;
+  /**
+   * What `current` would answer if this request has read it already, else
+   * undefined: the token hot path reads the memo without an `await`.
+   */
+  settled(tenantId: string): string | undefined;
+  /** What `stamps` would answer if this request has read both already, else undefined. */
+  settledStamps(tenantId: string, subject: Subject): SubjectStamps | undefined;
   /** Invalidates the tenant's caches (default) or only the given subjects' links, on every process. */
   bump(tenantId: string, scope?: ChangeScope): Promise<void>;
+}
+
+export interface SubjectStamps {
+  tenant: string;
+  subject: string;
 }
 
 /** Subject versions expire when untouched: a missing one restarts at a new random value, so nothing stale matches. */
@@ -62,30 +76,48 @@ export function createTenantVersions(deps: { redis: Redis; keys: RedisKeys; epoc
     return (await redis.get(key)) ?? randomUUID();
   }
 
+  const tenantMemo = (tenantId: string) => `tenant-version:${tenantId}`;
+  const stampsOf = (tenant: string, own: string): SubjectStamps => ({ tenant, subject: `${tenant}|${own}` });
+
+  /**
+   * Reads the tenant's version, and with a hint the subject's too in the same MGET. The
+   * subject's half is kept for the rest of the request unless it was read already.
+   * Written with as few promises as it can be: this runs on every token request.
+   */
+  async function read(tenantId: string, hint: Subject | undefined): Promise<string> {
+    // The server's identity is part of the stamp: a failover that rolled the version back
+    // to a value seen before still can't revalidate entries cached before it.
+    const server = epoch.settled() ?? (await epoch.current());
+    const key = keys.tenantVersion(tenantId);
+    if (!hint) return `${server}|${await valueOf(key, await redis.get(key))}`;
+    const ownKey = subjectKey(tenantId, hint);
+    const [tenantValue, ownValue] = await redis.mget(key, ownKey);
+    const memo = memoKey(tenantId, hint);
+    if (ownValue && settledPerRequest(memo) === undefined) rememberPerRequest(memo, ownValue);
+    else if (!ownValue) void memoPerRequest(memo, () => valueOf(ownKey, null, SUBJECT_VERSION_TTL_S)).catch(() => undefined);
+    return `${server}|${tenantValue || (await valueOf(key, null))}`;
+  }
+
+  const ownVersion = (tenantId: string, s: Subject) =>
+    memoPerRequest(memoKey(tenantId, s), async () => valueOf(subjectKey(tenantId, s), await redis.get(subjectKey(tenantId, s)), SUBJECT_VERSION_TTL_S));
+
   const versions: TenantVersions = {
     current(tenantId, hint) {
-      return memoPerRequest(`tenant-version:${tenantId}`, async () => {
-        // The server's identity is part of the stamp: a failover that rolled the version back
-        // to a value seen before still can't revalidate entries cached before it.
-        const key = keys.tenantVersion(tenantId);
-        if (!hint) {
-          const [server, value] = await Promise.all([epoch.current(), redis.get(key)]);
-          return `${server}|${await valueOf(key, value)}`;
-        }
-        const server = epoch.current();
-        const both = redis.mget(key, subjectKey(tenantId, hint));
-        // The subject's half is kept for the rest of the request (unless it was read already).
-        void memoPerRequest(memoKey(tenantId, hint), async () => valueOf(subjectKey(tenantId, hint), (await both)[1] ?? null, SUBJECT_VERSION_TTL_S)).catch(() => undefined);
-        const [tenantValue] = await both;
-        return `${await server}|${await valueOf(key, tenantValue ?? null)}`;
-      });
+      return memoPerRequest(tenantMemo(tenantId), () => read(tenantId, hint));
+    },
+    settled: (tenantId) => settledPerRequest<string>(tenantMemo(tenantId)),
+    settledStamps(tenantId, s) {
+      const tenant = settledPerRequest<string>(tenantMemo(tenantId));
+      const own = tenant === undefined ? undefined : settledPerRequest<string>(memoKey(tenantId, s));
+      return own === undefined ? undefined : stampsOf(tenant!, own);
+    },
+    async stamps(tenantId, s) {
+      const tenant = await versions.current(tenantId, s);
+      // Usually arrived with the tenant's version (same MGET); read on its own when the tenant's came first without a hint.
+      return stampsOf(tenant, settledPerRequest<string>(memoKey(tenantId, s)) ?? (await ownVersion(tenantId, s)));
     },
     async subject(tenantId, s) {
-      const [tenant, own] = await Promise.all([
-        versions.current(tenantId, s),
-        memoPerRequest(memoKey(tenantId, s), async () => valueOf(subjectKey(tenantId, s), await redis.get(subjectKey(tenantId, s)), SUBJECT_VERSION_TTL_S)),
-      ]);
-      return `${tenant}|${own}`;
+      return (await versions.stamps(tenantId, s)).subject;
     },
     async bump(tenantId, scope = { tenant: true }) {
       // What this request changes, it must itself see afresh for the rest of the request (a later check

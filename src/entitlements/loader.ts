@@ -1,5 +1,5 @@
 import type { Database } from '../db/client.ts';
-import { VersionedCache, type TenantVersions } from '../cache/tenantVersions.ts';
+import { VersionedCache, type Subject, type SubjectStamps, type TenantVersions } from '../cache/tenantVersions.ts';
 import { loadClientLinks, loadTenantGraph, loadUserLinks } from '../queries/entitlements.ts';
 import { resolveEntitlement, type Entitlement, type SubjectLinks, type TenantGraph } from './resolve.ts';
 
@@ -32,7 +32,7 @@ export function createEntitlementLoader(deps: {
 }): EntitlementLoader {
   const { db, versions, stats } = deps;
   const graphs = new VersionedCache<Promise<TenantGraph>>(1_000);
-  const links = new VersionedCache<Promise<SubjectLinks>>(deps.maxSubjects ?? 50_000);
+  const linkCache = new VersionedCache<Promise<SubjectLinks>>(deps.maxSubjects ?? 50_000);
   const results = new VersionedCache<Entitlement>(deps.maxSubjects ?? 50_000);
 
   // Promises are cached (not values) so concurrent misses share one query; failures are evicted.
@@ -46,30 +46,45 @@ export function createEntitlementLoader(deps: {
     return hit;
   }
 
+  async function resolveFresh(tenantId: string, subject: Subject, known: SubjectStamps | undefined): Promise<readonly string[]> {
+    const stamps = known ?? (await versions.stamps(tenantId, subject));
+    const key = `${tenantId}:${subject.kind}:${subject.id}`;
+    const now = Date.now();
+    const memo = results.get(key, stamps.subject);
+    if (memo && memo.validUntil > now) {
+      if (stats) stats.hits++;
+      return memo.capabilities;
+    }
+    if (stats) stats.misses++;
+    const [graph, links] = await Promise.all([
+      cached(graphs, tenantId, stamps.tenant, () => loadTenantGraph(db, tenantId)),
+      cached(linkCache, key, stamps.subject, () => (subject.kind === 'user' ? loadUserLinks(db, subject.id) : loadClientLinks(db, subject.id))),
+    ]);
+    const result = resolveEntitlement(graph, links, now);
+    results.set(key, stamps.subject, result);
+    return result.capabilities;
+  }
+
   return {
     async graph(tenantId) {
       const version = await versions.current(tenantId);
       return cached(graphs, tenantId, version, () => loadTenantGraph(db, tenantId));
     },
-    async capabilitiesOf(tenantId, kind, subjectId) {
+    capabilitiesOf(tenantId, kind, subjectId) {
       // The graph is stamped with the tenant version; the subject's links and result with the tenant and
       // subject versions together, so one user's membership change leaves every other subject cached.
-      const [graphVersion, version] = await Promise.all([versions.current(tenantId, { kind, id: subjectId }), versions.subject(tenantId, { kind, id: subjectId })]);
-      const key = `${tenantId}:${kind}:${subjectId}`;
-      const now = Date.now();
-      const memo = results.get(key, version);
-      if (memo && memo.validUntil > now) {
-        if (stats) stats.hits++;
-        return memo.capabilities;
+      // On the token path the stamps are usually in the request's memo already (the client lookup read
+      // them): then a cached result is answered without an `await` (each costs promise hooks on Node 20).
+      const subject = { kind, id: subjectId };
+      const stamps = versions.settledStamps(tenantId, subject);
+      if (stamps) {
+        const memo = results.get(`${tenantId}:${kind}:${subjectId}`, stamps.subject);
+        if (memo && memo.validUntil > Date.now()) {
+          if (stats) stats.hits++;
+          return Promise.resolve(memo.capabilities);
+        }
       }
-      if (stats) stats.misses++;
-      const [graph, subject] = await Promise.all([
-        cached(graphs, tenantId, graphVersion, () => loadTenantGraph(db, tenantId)),
-        cached(links, key, version, () => (kind === 'user' ? loadUserLinks(db, subjectId) : loadClientLinks(db, subjectId))),
-      ]);
-      const result = resolveEntitlement(graph, subject, now);
-      results.set(key, version, result);
-      return result.capabilities;
+      return resolveFresh(tenantId, subject, stamps);
     },
   };
 }

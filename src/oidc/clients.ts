@@ -55,7 +55,7 @@ export function createClientDirectory(deps: { db: Database; versions: TenantVers
       let version: string | undefined;
       if (knownTenant) {
         // The client is also the subject of a client-credentials grant: its own version comes in the same read.
-        version = await deps.versions.current(knownTenant, { kind: 'client', id: clientId });
+        version = deps.versions.settled(knownTenant) ?? (await deps.versions.current(knownTenant, { kind: 'client', id: clientId }));
         const hit = cache.get(clientId, version);
         if (hit !== undefined) return hit ?? undefined;
       }

@@ -18,13 +18,18 @@ export const isOidcError = (e: unknown): boolean => e instanceof errors.OIDCProv
 /**
  * Runs a data access for the provider. Protocol errors pass through; anything
  * else (a dropped connection, a timeout) becomes `temporarily_unavailable`.
+ * Takes the work or its promise; one reaction, no async wrapper (token hot path).
  */
-export async function failClosed<T>(fn: () => Promise<T>, onError?: (e: unknown) => void): Promise<T> {
+export function failClosed<T>(work: Promise<T> | (() => Promise<T>), onError?: (e: unknown) => void): Promise<T> {
+  let promise: Promise<T>;
   try {
-    return await fn();
+    promise = typeof work === 'function' ? work() : work;
   } catch (e) {
+    promise = Promise.reject(e);
+  }
+  return promise.then(undefined, (e: unknown) => {
     if (isOidcError(e)) throw e;
     onError?.(e);
     throw new TemporarilyUnavailable();
-  }
+  });
 }

@@ -88,8 +88,13 @@ export function jwtIntrospection(deps: {
     if (!active) ctx.body = { active: false };
   }
 
-  return async function introspectJwtAccessTokens(ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> {
-    await next();
+  // Only introspection is touched; every other provider request passes straight through (no async wrapper).
+  return function introspectJwtAccessTokens(ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> {
+    if (ctx.method !== 'POST' || !ctx.path.endsWith('/introspection')) return next() as Promise<void>;
+    return next().then(() => afterIntrospection(ctx));
+  };
+
+  async function afterIntrospection(ctx: KoaContextWithOIDC): Promise<void> {
     const body = ctx.body as { error?: string } | undefined;
     const caller = ctx.oidc?.client as unknown as Caller | undefined;
     if (ctx.oidc?.route !== 'introspection' || !caller) return;
@@ -128,5 +133,5 @@ export function jwtIntrospection(deps: {
       ...(claims.sid ? { sid: claims.sid } : {}),
       ...(claims.auth_time ? { auth_time: claims.auth_time } : {}),
     };
-  };
+  }
 }

@@ -52,24 +52,38 @@ export function createProviderMetrics(registry: Registry, logger: Logger): Provi
   });
   for (const grant of KNOWN_GRANTS) requests.inc({ grant, result: 'success' }, 0);
 
+  /** When the token request reached the provider; stamped by a synchronous middleware (no promise of its own). */
+  const STARTED = Symbol('tessera.tokenRequestStarted');
+  type Timed = KoaContextWithOIDC & { [STARTED]?: number };
+  const observe = (ctx: Timed) => {
+    const started = ctx[STARTED];
+    if (started !== undefined) duration.observe({ grant: grantOf(ctx) }, (performance.now() - started) / 1000);
+  };
+
   return {
     attach(provider) {
-      provider.on('grant.success', (ctx) => requests.inc({ grant: grantOf(ctx), result: 'success' }));
-      provider.on('grant.error', (ctx, err: { error?: string; error_description?: string }) => {
+      // Latency is observed when the outcome is known (success, refusal or server error), not by wrapping
+      // the request in an async middleware: this runs on every token request.
+      provider.on('grant.success', (ctx: Timed) => {
+        requests.inc({ grant: grantOf(ctx), result: 'success' });
+        observe(ctx);
+      });
+      provider.on('grant.error', (ctx: Timed, err: { error?: string; error_description?: string }) => {
         const result = err.error && KNOWN_ERRORS.has(err.error) ? err.error : 'error';
         requests.inc({ grant: grantOf(ctx), result });
+        observe(ctx);
         // The description is oidc-provider's fixed text, never a parameter value.
         logger.debug({ grant: grantOf(ctx), error: result, description: err.error_description }, 'token request refused');
       });
-      provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc server error'));
-      provider.use(async (ctx, next) => {
-        if (ctx.path !== '/token') return next();
-        const end = duration.startTimer();
-        try {
-          await next();
-        } finally {
-          end({ grant: grantOf(ctx as KoaContextWithOIDC) });
-        }
+      provider.on('server_error', (ctx: Timed, err) => {
+        logger.error({ err }, 'oidc server error');
+        if (ctx?.oidc?.route !== 'token') return;
+        requests.inc({ grant: grantOf(ctx), result: 'server_error' });
+        observe(ctx);
+      });
+      provider.use((ctx, next) => {
+        if (ctx.path === '/token') (ctx as Timed)[STARTED] = performance.now();
+        return next();
       });
     },
   };

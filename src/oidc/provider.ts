@@ -41,12 +41,44 @@ async function introspectionAllowed(ctx: KoaContextWithOIDC, caller: PolicyClien
 }
 
 /**
+ * oidc-provider looks a stored client up through the adapter on every request
+ * and, to decide whether to build its Client again, hashes the whole metadata
+ * (SHA-256 over its JSON) each time: a tenth of a client-credentials request's
+ * own work (bench/token). Tessera's client directory already returns one
+ * metadata object per client and tenant version, so the built Client is kept
+ * per metadata object: a new version gives a new object and a new build, and
+ * an old object is collected with the directory's cache entry.
+ */
+function memoiseBuiltClients(provider: Provider, adapter: Adapter): void {
+  const model = provider.Client as unknown as { find(id: unknown): Promise<unknown> };
+  const find = model.find.bind(model);
+  const built = new WeakMap<object, unknown>();
+  model.find = (id: unknown) => {
+    if (typeof id !== 'string' || !id) return find(id);
+    return adapter.find(id).then((properties) => {
+      if (!properties) return find(id);
+      const client = built.get(properties);
+      if (client) return client;
+      // Builds from the adapter's current answer, which is never older than `properties`.
+      return find(id).then((fresh) => {
+        if (fresh) built.set(properties, fresh);
+        return fresh;
+      });
+    });
+  };
+}
+
+/**
  * RFC 6749 §5.2 names "no client authentication included" as invalid_client
  * (401); oidc-provider answers 400 invalid_request, which callers of
  * introspection and revocation would not read as an authentication failure.
  */
-async function noClientAuthIsInvalidClient(ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> {
-  await next();
+function noClientAuthIsInvalidClient(ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> {
+  // A reaction, not an async wrapper: this runs on every provider request.
+  return next().then(() => answerNoClientAuth(ctx));
+}
+
+function answerNoClientAuth(ctx: KoaContextWithOIDC): void {
   const body = ctx.body as { error?: string; error_description?: string } | undefined;
   if (ctx.status === 400 && body?.error === 'invalid_request' && body.error_description === 'no client authentication mechanism provided') {
     ctx.status = 401;
@@ -235,6 +267,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
     return verifyClientSecret(this.clientSecret, actual);
   };
+  memoiseBuiltClients(provider, deps.adapterFor('Client'));
   // Per-request memos (tenant version, revocation time) ride on the provider's own request context.
   useAmbientRequest(() => Provider.ctx);
   // User tokens always carry `sid` (SPEC §6), so codes and ID tokens must record it for every client.

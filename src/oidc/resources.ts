@@ -44,9 +44,10 @@ export function createResourcePolicy(deps: {
   const { config, entitlements } = deps;
   const registered = new VersionedCache<ResourceServerRow | null>(1_000);
 
+  const apiServer = { format: 'jwt' as const, ttl: config.TESSERA_ACCESS_TOKEN_TTL };
+
   async function lookup(tenantId: string, indicator: string): Promise<{ format: 'jwt' | 'opaque'; ttl: number } | undefined> {
-    if (indicator === config.apiAudience) return { format: 'jwt', ttl: config.TESSERA_ACCESS_TOKEN_TTL };
-    const version = await deps.versions.current(tenantId);
+    const version = deps.versions.settled(tenantId) ?? (await deps.versions.current(tenantId));
     const key = `${tenantId} ${indicator}`;
     let row = registered.get(key, version);
     if (row === undefined) {
@@ -56,16 +57,38 @@ export function createResourcePolicy(deps: {
     return row ? { format: row.accessTokenFormat, ttl: row.accessTokenTtl ?? config.TESSERA_ACCESS_TOKEN_TTL } : undefined;
   }
 
-  async function scopeFor(ctx: KoaContextWithOIDC): Promise<string[]> {
-    const client = fields(ctx);
-    if (ctx.oidc.route !== 'token') return grantableScopes(ALL_CAPABILITY_IDS, client.allowed_capabilities);
+  function capabilitiesFor(ctx: KoaContextWithOIDC, client: TesseraClientFields): Promise<readonly string[]> | readonly string[] {
     const accountId = ctx.oidc.account?.accountId;
-    const caps = accountId
-      ? await entitlements.capabilitiesOf(client.tenant_id, 'user', accountId)
-      : ctx.oidc.params?.grant_type === 'client_credentials'
-        ? await entitlements.capabilitiesOf(client.tenant_id, 'client', ctx.oidc.client!.clientId)
-        : [];
-    return grantableScopes(caps, client.allowed_capabilities);
+    if (accountId) return entitlements.capabilitiesOf(client.tenant_id, 'user', accountId);
+    if (ctx.oidc.params?.grant_type === 'client_credentials') return entitlements.capabilitiesOf(client.tenant_id, 'client', ctx.oidc.client!.clientId);
+    return [];
+  }
+
+  /**
+   * The resource server's policy for this request. One async function with the
+   * common cases inline (the admin API audience, a cached entitlement): this
+   * runs on every token request, and every extra `await` costs promise hooks.
+   */
+  async function resourceServerInfo(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
+    const client = fields(ctx);
+    const rs = indicator === config.apiAudience ? apiServer : await lookup(client.tenant_id, indicator);
+    if (!rs) throw new errors.InvalidTarget('unknown resource indicator');
+    const scope =
+      ctx.oidc.route === 'token'
+        ? grantableScopes(await capabilitiesFor(ctx, client), client.allowed_capabilities)
+        : grantableScopes(ALL_CAPABILITY_IDS, client.allowed_capabilities);
+    // Client credentials without `scope` means "everything I am entitled to"; the grant
+    // reads the requested scope right after resolving resources, so set it here.
+    if (ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials' && !ctx.oidc.params.scope) {
+      ctx.oidc.params.scope = scope.join(' ') || undefined;
+    }
+    return {
+      scope: scope.join(' '),
+      audience: indicator,
+      accessTokenTTL: rs.ttl,
+      accessTokenFormat: rs.format,
+      ...(rs.format === 'jwt' ? { jwt: { sign: { alg: config.TESSERA_SIGNING_ALG } } } : {}),
+    };
   }
 
   return {
@@ -85,30 +108,17 @@ export function createResourcePolicy(deps: {
       return false;
     },
 
-    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
-      rejectUnknownScopes(ctx);
-      return failClosed(async () => {
-        const tenantId = fields(ctx).tenant_id;
-        const rs = await lookup(tenantId, indicator);
-        if (!rs) throw new errors.InvalidTarget('unknown resource indicator');
-        const scope = await scopeFor(ctx);
-        // Client credentials without `scope` means "everything I am entitled to"; the grant
-        // reads the requested scope right after resolving resources, so set it here.
-        if (ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials' && !ctx.oidc.params.scope) {
-          ctx.oidc.params.scope = scope.join(' ') || undefined;
-        }
-        return {
-          scope: scope.join(' '),
-          audience: indicator,
-          accessTokenTTL: rs.ttl,
-          accessTokenFormat: rs.format,
-          ...(rs.format === 'jwt' ? { jwt: { sign: { alg: config.TESSERA_SIGNING_ALG } } } : {}),
-        };
-      }, deps.onError);
+    getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
+      try {
+        rejectUnknownScopes(ctx);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return failClosed(resourceServerInfo(ctx, indicator), deps.onError);
     },
 
     /** Claims every access token carries besides the RFC 9068 set. */
-    async extraTokenClaims(ctx: KoaContextWithOIDC, token: { accountId?: string; sid?: string }) {
+    extraTokenClaims(ctx: KoaContextWithOIDC, token: { accountId?: string; sid?: string }) {
       const claims: Record<string, unknown> = { tid: fields(ctx).tenant_id };
       if (token.accountId) {
         const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;

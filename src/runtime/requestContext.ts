@@ -7,13 +7,15 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface RequestContext {
   requestId: string;
   memo: Map<string, Promise<unknown>>;
+  /** The memoised values that have arrived, for callers that can go on without awaiting (token hot path). */
+  settled: Map<string, unknown>;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
 
 /** Runs `fn` inside a fresh request context. */
 export function runInRequestContext<T>(requestId: string, fn: () => T): T {
-  return storage.run({ requestId, memo: new Map() }, fn);
+  return storage.run({ requestId, memo: new Map(), settled: new Map() }, fn);
 }
 
 /**
@@ -40,7 +42,7 @@ export function currentRequest(): RequestContext | undefined {
   if (!ctx) {
     // The HTTP layer sets X-Request-Id on the response before handing the request over.
     const header = (ambient as { res?: { getHeader?(name: string): unknown } }).res?.getHeader?.('x-request-id');
-    ctx = { requestId: typeof header === 'string' ? header : '', memo: new Map() };
+    ctx = { requestId: typeof header === 'string' ? header : '', memo: new Map(), settled: new Map() };
     ambientContexts.set(ambient, ctx);
   }
   return ctx;
@@ -52,15 +54,42 @@ export function memoPerRequest<T>(key: string, load: () => Promise<T>): Promise<
   if (!store) return load();
   let hit = store.memo.get(key) as Promise<T> | undefined;
   if (!hit) {
-    hit = load();
-    store.memo.set(key, hit);
-    // A failed read must not poison the rest of the request with a cached rejection.
-    hit.catch(() => store.memo.delete(key));
+    const loading = load();
+    hit = loading;
+    store.memo.set(key, loading);
+    loading.then(
+      (value) => {
+        if (store.memo.get(key) === loading) store.settled.set(key, value);
+      },
+      // A failed read must not poison the rest of the request with a cached rejection.
+      () => {
+        if (store.memo.get(key) === loading) store.memo.delete(key);
+      },
+    );
   }
   return hit;
 }
 
+/**
+ * The value memoised under `key` in this request if it has already arrived;
+ * undefined when it is unknown, still loading or outside a request. Lets the
+ * token hot path go on without an `await` (each costs promise hooks on Node 20).
+ */
+export function settledPerRequest<T>(key: string): T | undefined {
+  return currentRequest()?.settled.get(key) as T | undefined;
+}
+
+/** Records a value for the rest of the request as if it had been memoised and had arrived (read together with another). */
+export function rememberPerRequest(key: string, value: unknown): void {
+  const store = currentRequest();
+  if (!store) return;
+  store.memo.set(key, Promise.resolve(value));
+  store.settled.set(key, value);
+}
+
 /** Drops a memoised value, so the rest of the request reads it afresh (after this request changed it). */
 export function forgetPerRequest(key: string): void {
-  currentRequest()?.memo.delete(key);
+  const store = currentRequest();
+  store?.memo.delete(key);
+  store?.settled.delete(key);
 }
