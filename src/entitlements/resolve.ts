@@ -53,6 +53,18 @@ export function resolveEntitlement(graph: TenantGraph, subject: SubjectLinks, no
  */
 export function grantableScopes(entitled: readonly string[], clientAllowed: readonly string[] | null): string[] {
   if (!clientAllowed) return [...entitled];
-  const allowed = new Set(clientAllowed);
+  let allowed = allowedSets.get(clientAllowed);
+  if (!allowed) {
+    allowed = new Set(clientAllowed);
+    allowedSets.set(clientAllowed, allowed);
+  }
   return entitled.filter((c) => allowed.has(c));
 }
+
+/**
+ * A client's allowed capabilities as a set, kept per array: the array belongs to
+ * the client's cached metadata, so the set is built once per client version
+ * rather than on every token request (a service client may allow the whole
+ * catalogue).
+ */
+const allowedSets = new WeakMap<readonly string[], ReadonlySet<string>>();

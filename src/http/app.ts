@@ -86,7 +86,9 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
   };
   const headers = Object.entries(SECURITY_HEADERS).concat(deps.hsts ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains']] : []);
 
-  const isOwn = (url: string) => deps.ownPrefixes.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));
+  // Built once: this runs on every request, the token endpoint's included.
+  const prefixes = deps.ownPrefixes.map((p) => [p, `${p}/`, `${p}?`] as const);
+  const isOwn = (url: string) => prefixes.some(([p, dir, query]) => url === p || url.startsWith(dir) || url.startsWith(query));
 
   const observe = deps.observe;
   const sample = deps.accessLogSample ?? 1;

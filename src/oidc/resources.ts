@@ -73,14 +73,19 @@ export function createResourcePolicy(deps: {
     const client = fields(ctx);
     const rs = indicator === config.apiAudience ? apiServer : await lookup(client.tenant_id, indicator);
     if (!rs) throw new errors.InvalidTarget('unknown resource indicator');
-    const scope =
-      ctx.oidc.route === 'token'
-        ? grantableScopes(await capabilitiesFor(ctx, client), client.allowed_capabilities)
-        : grantableScopes(ALL_CAPABILITY_IDS, client.allowed_capabilities);
-    // Client credentials without `scope` means "everything I am entitled to"; the grant
-    // reads the requested scope right after resolving resources, so set it here.
-    if (ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials' && !ctx.oidc.params.scope) {
-      ctx.oidc.params.scope = scope.join(' ') || undefined;
+    let scope: string[];
+    if (ctx.oidc.route !== 'token') scope = grantableScopes(ALL_CAPABILITY_IDS, client.allowed_capabilities);
+    else {
+      const entitled = await capabilitiesFor(ctx, client);
+      const requested = ctx.oidc.params?.grant_type === 'client_credentials' ? ctx.oidc.params.scope : undefined;
+      // The grant intersects the requested scopes with this answer next. A client credentials request
+      // that names its scopes gets only those of them it is entitled to: the same result, without
+      // writing out (and oidc-provider splitting and hashing) a whole entitlement that can be the
+      // entire catalogue, on every request.
+      scope = typeof requested === 'string' && requested ? grantableScopes(requested.split(' ').filter((c) => entitled.includes(c)), client.allowed_capabilities) : grantableScopes(entitled, client.allowed_capabilities);
+      // Client credentials without `scope` means "everything I am entitled to"; the grant
+      // reads the requested scope right after resolving resources, so set it here.
+      if (ctx.oidc.params?.grant_type === 'client_credentials' && !ctx.oidc.params.scope) ctx.oidc.params.scope = scope.join(' ') || undefined;
     }
     return {
       scope: scope.join(' '),

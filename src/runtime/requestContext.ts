@@ -25,7 +25,12 @@ export function runInRequestContext<T>(requestId: string, fn: () => T): T {
  * Node 20 is copied at every promise creation (measured in bench/token).
  */
 let ambientRequest: (() => object | undefined) | undefined;
-const ambientContexts = new WeakMap<object, RequestContext>();
+/**
+ * Where the context hangs on the ambient object: a symbol-keyed property, not a
+ * WeakMap entry (ephemerons cost every young-generation GC; this is per request).
+ */
+const CONTEXT = Symbol('tessera.requestContext');
+type Ambient = { [CONTEXT]?: RequestContext; res?: { getHeader?(name: string): unknown } };
 
 /** Registers the ambient request source; called once when the provider is built. */
 export function useAmbientRequest(source: () => object | undefined): void {
@@ -36,14 +41,14 @@ export function useAmbientRequest(source: () => object | undefined): void {
 export function currentRequest(): RequestContext | undefined {
   const own = storage.getStore();
   if (own) return own;
-  const ambient = ambientRequest?.();
+  const ambient = ambientRequest?.() as Ambient | undefined;
   if (!ambient) return undefined;
-  let ctx = ambientContexts.get(ambient);
+  let ctx = ambient[CONTEXT];
   if (!ctx) {
     // The HTTP layer sets X-Request-Id on the response before handing the request over.
-    const header = (ambient as { res?: { getHeader?(name: string): unknown } }).res?.getHeader?.('x-request-id');
+    const header = ambient.res?.getHeader?.('x-request-id');
     ctx = { requestId: typeof header === 'string' ? header : '', memo: new Map(), settled: new Map() };
-    ambientContexts.set(ambient, ctx);
+    ambient[CONTEXT] = ctx;
   }
   return ctx;
 }
