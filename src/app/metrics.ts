@@ -2,6 +2,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { EntitlementCacheStats } from '../entitlements/loader.ts';
 
 import type { SignInMetrics } from '../http/routes/interaction.ts';
+import { SURFACES, type Surface } from '../http/app.ts';
+import { TallyCounter } from '../runtime/tally.ts';
 
 export type { RateLimit, SignInMetrics } from '../http/routes/interaction.ts';
 
@@ -47,16 +49,16 @@ export function registerEntitlementCacheMetric(registry: Registry, stats: Entitl
 }
 
 /** HTTP responses by surface and status class; the fail-closed 503s included. */
-export function createHttpMetrics(registry: Registry): (surface: string, status: number) => void {
-  const responses = new Counter({
+export function createHttpMetrics(registry: Registry): (surface: Surface, status: number) => void {
+  // A tally, not a prom-client Counter: this runs once per response, token requests included (runtime/tally.ts).
+  const responses = new TallyCounter({
     name: 'tessera_http_responses_total',
     help: 'HTTP responses by surface (oidc, api, interaction, ops) and status class (2xx … 5xx)',
-    labelNames: ['surface', 'code'] as const,
-    registers: [registry],
-  });
-  const classes = ['2xx', '3xx', '4xx', '5xx'] as const;
-  for (const surface of ['oidc', 'api', 'interaction', 'ops']) for (const code of classes) responses.inc({ surface, code }, 0);
-  return (surface, status) => responses.inc({ surface, code: status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : '2xx' });
+    labels: { surface: SURFACES, code: ['2xx', '3xx', '4xx', '5xx'] },
+  }).register(registry);
+  // `code` is the last label, so a surface's four classes sit in consecutive slots from its 2xx slot.
+  const slots = new Map(SURFACES.map((surface) => [surface, responses.slot({ surface, code: '2xx' })]));
+  return (surface, status) => responses.inc(slots.get(surface)! + (status >= 500 ? 3 : status >= 400 ? 2 : status >= 300 ? 1 : 0));
 }
 
 /** `tessera_db_pool_connections{state}`: the Postgres pool at scrape time (total, idle, and requests waiting for one). */

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../log/index.ts';
 import type { HealthMonitor } from '../runtime/health.ts';
+import { newRequestId } from '../runtime/requestContext.ts';
 import { problemErrors } from './middleware/problem.ts';
 import { requestContext, SAFE_REQUEST_ID } from './middleware/requestContext.ts';
 import { securityHeaders, SECURITY_HEADERS } from './middleware/securityHeaders.ts';
@@ -30,7 +30,8 @@ export interface HttpDeps {
 }
 
 /** Which part of Tessera answered: low-cardinality, for metrics. */
-export type Surface = 'oidc' | 'api' | 'interaction' | 'ops';
+export const SURFACES = ['oidc', 'api', 'interaction', 'ops'] as const;
+export type Surface = (typeof SURFACES)[number];
 
 function surfaceOf(url: string): Surface {
   if (url.startsWith('/api')) return 'api';
@@ -84,7 +85,11 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
     }
     return callback(req, res);
   };
-  const headers = Object.entries(SECURITY_HEADERS).concat(deps.hsts ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains']] : []);
+  // Lower-case names (HTTP field names are case-insensitive): Node keys its header table by the
+  // lower-cased name, and a name that is already lower case isn't copied and hashed afresh per response.
+  const headers = Object.entries(SECURITY_HEADERS)
+    .concat(deps.hsts ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains']] : [])
+    .map(([k, v]) => [k!.toLowerCase(), v!] as const);
 
   // Built once: this runs on every request, the token endpoint's included.
   const prefixes = deps.ownPrefixes.map((p) => [p, `${p}/`, `${p}?`] as const);
@@ -103,9 +108,9 @@ export function createHttpHandler(deps: HttpDeps): { handler: RequestListener; a
       return unavailable(url, res);
     }
     const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.setHeader('X-Request-Id', requestId);
-    for (const [k, v] of headers) res.setHeader(k!, v!);
+    const requestId = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : newRequestId();
+    res.setHeader('x-request-id', requestId);
+    for (const [k, v] of headers) res.setHeader(k, v);
     const started = performance.now();
     // One listener for the access log and the response counter: this is the token hot path.
     res.once('finish', () => {

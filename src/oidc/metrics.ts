@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { TallyCounter, TallyHistogram } from '../runtime/tally.ts';
 import type { Logger } from '../log/index.ts';
 
 /**
@@ -8,6 +9,7 @@ import type { Logger } from '../log/index.ts';
  * reported as "other", so a client can't mint new label values (series) at will.
  */
 const KNOWN_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+const GRANT_LABELS = ['authorization_code', 'refresh_token', 'client_credentials', 'none', 'other'] as const;
 const grantOf = (ctx: KoaContextWithOIDC) => {
   const grant = ctx.oidc?.params?.grant_type;
   return typeof grant === 'string' && KNOWN_GRANTS.has(grant) ? grant : grant === undefined ? 'none' : 'other';
@@ -37,27 +39,28 @@ export interface ProviderMetrics {
 
 /** Token issuance counters, token endpoint latency and server-error logging. */
 export function createProviderMetrics(registry: Registry, logger: Logger): ProviderMetrics {
-  const requests = new Counter({
+  // Tallies, not prom-client metrics: these count every token request (runtime/tally.ts).
+  const requests = new TallyCounter({
     name: 'tessera_token_requests_total',
     help: 'Token endpoint requests by grant type and result (success or the OAuth error code)',
-    labelNames: ['grant', 'result'] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
+    labels: { grant: GRANT_LABELS, result: ['success', ...KNOWN_ERRORS, 'error'] },
+  }).register(registry);
+  const duration = new TallyHistogram({
     name: 'tessera_token_request_duration_seconds',
     help: 'Token endpoint latency by grant type, every outcome included',
-    labelNames: ['grant'] as const,
+    labels: { grant: GRANT_LABELS },
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
-  for (const grant of KNOWN_GRANTS) requests.inc({ grant, result: 'success' }, 0);
+  }).register(registry);
+  const requestSlots = new Map<string, Map<string, number>>(GRANT_LABELS.map((grant) => [grant, new Map(['success', ...KNOWN_ERRORS, 'error'].map((result) => [result, requests.slot({ grant, result })]))]));
+  const durationSlots = new Map<string, number>(GRANT_LABELS.map((grant) => [grant, duration.slot({ grant })]));
+  const count = (grant: string, result: string) => requests.inc(requestSlots.get(grant)!.get(result)!);
 
   /** When the token request reached the provider; stamped by a synchronous middleware (no promise of its own). */
   const STARTED = Symbol('tessera.tokenRequestStarted');
   type Timed = KoaContextWithOIDC & { [STARTED]?: number };
-  const observe = (ctx: Timed) => {
+  const observe = (ctx: Timed, grant: string) => {
     const started = ctx[STARTED];
-    if (started !== undefined) duration.observe({ grant: grantOf(ctx) }, (performance.now() - started) / 1000);
+    if (started !== undefined) duration.observe(durationSlots.get(grant)!, (performance.now() - started) / 1000);
   };
 
   return {
@@ -65,21 +68,24 @@ export function createProviderMetrics(registry: Registry, logger: Logger): Provi
       // Latency is observed when the outcome is known (success, refusal or server error), not by wrapping
       // the request in an async middleware: this runs on every token request.
       provider.on('grant.success', (ctx: Timed) => {
-        requests.inc({ grant: grantOf(ctx), result: 'success' });
-        observe(ctx);
+        const grant = grantOf(ctx);
+        count(grant, 'success');
+        observe(ctx, grant);
       });
       provider.on('grant.error', (ctx: Timed, err: { error?: string; error_description?: string }) => {
+        const grant = grantOf(ctx);
         const result = err.error && KNOWN_ERRORS.has(err.error) ? err.error : 'error';
-        requests.inc({ grant: grantOf(ctx), result });
-        observe(ctx);
+        count(grant, result);
+        observe(ctx, grant);
         // The description is oidc-provider's fixed text, never a parameter value.
-        logger.debug({ grant: grantOf(ctx), error: result, description: err.error_description }, 'token request refused');
+        logger.debug({ grant, error: result, description: err.error_description }, 'token request refused');
       });
       provider.on('server_error', (ctx: Timed, err) => {
         logger.error({ err }, 'oidc server error');
         if (ctx?.oidc?.route !== 'token') return;
-        requests.inc({ grant: grantOf(ctx), result: 'server_error' });
-        observe(ctx);
+        const grant = grantOf(ctx);
+        count(grant, 'server_error');
+        observe(ctx, grant);
       });
       provider.use((ctx, next) => {
         if (ctx.path === '/token') (ctx as Timed)[STARTED] = performance.now();

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from '../../log/index.ts';
-import { runInRequestContext } from '../../runtime/requestContext.ts';
+import { newRequestId, runInRequestContext } from '../../runtime/requestContext.ts';
 
 /** Caller-supplied request ids are kept only when they look like ids. */
 export const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -14,7 +13,7 @@ export const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function requestContext(logger: Logger): Middleware {
   return (ctx, next) => {
     const incoming = ctx.get('x-request-id');
-    const requestId = SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = SAFE_REQUEST_ID.test(incoming) ? incoming : newRequestId();
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
