@@ -9,6 +9,7 @@ import { esc, layout } from '../views/layout.ts';
 import { EXTRA_CLIENT_METADATA, type TesseraClientFields } from './clients.ts';
 import { OIDC_SCOPES, type ResourcePolicy } from './resources.ts';
 import type { Adapter, FindAccount } from 'oidc-provider';
+import als from 'oidc-provider/lib/helpers/als.js';
 import { useAmbientRequest } from '../runtime/requestContext.ts';
 
 export interface ProviderDeps {
@@ -268,8 +269,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     return verifyClientSecret(this.clientSecret, actual);
   };
   memoiseBuiltClients(provider, deps.adapterFor('Client'));
-  // Per-request memos (tenant version, revocation time) ride on the provider's own request context.
-  useAmbientRequest(() => Provider.ctx);
+  // One request store for the process: the provider's own, which Tessera's routes share (runtime/requestContext.ts).
+  useAmbientRequest({ current: () => als.getStore(), run: (holder, fn) => als.run(holder, fn) });
   // User tokens always carry `sid` (SPEC §6), so codes and ID tokens must record it for every client.
   provider.Client.prototype.includeSid = () => true;
   provider.use(noClientAuthIsInvalidClient);

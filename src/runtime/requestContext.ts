@@ -12,7 +12,38 @@ export interface RequestContext {
   settled: Map<string, unknown>;
 }
 
-const storage = new AsyncLocalStorage<RequestContext>();
+/**
+ * Where a request's context lives. On Node 20 every AsyncLocalStorage that has
+ * been entered once adds work to every promise created afterwards, in every
+ * request. oidc-provider already keeps one (its `ctx`), so Tessera keeps none
+ * of its own: its Koa routes run inside the provider's store too, with their
+ * Koa ctx as the value, and the RequestContext hangs on whichever ctx is
+ * current. A second store cost 6% of a client-credentials request as soon as
+ * the process had served one admin request (bench/token; `npm start` serves
+ * both). A process without a provider (tests of pieces) falls back to a store
+ * of its own.
+ */
+export interface AmbientStore {
+  /** The current request's holder object, if any. */
+  current(): object | undefined;
+  /** Runs `fn` with `holder` as the current request's holder. */
+  run<T>(holder: object, fn: () => T): T;
+}
+
+let ambient: AmbientStore | undefined;
+let fallback: AsyncLocalStorage<object> | undefined;
+
+/** Registers the request store to share (oidc-provider's); called when the provider is built. */
+export function useAmbientRequest(store: AmbientStore): void {
+  ambient = store;
+}
+
+/**
+ * The context hangs on the holder under a symbol-keyed property, not in a
+ * WeakMap (ephemerons cost every young-generation GC; this is per request).
+ */
+const CONTEXT = Symbol('tessera.requestContext');
+type Holder = { [CONTEXT]?: RequestContext; res?: { getHeader?(name: string): unknown } };
 
 /** 64 random bits naming this process in its request ids. */
 const REQUEST_ID_PREFIX = randomBytes(8).toString('hex');
@@ -29,42 +60,24 @@ export function newRequestId(): string {
   return `${REQUEST_ID_PREFIX}-${requestSeq.toString(36)}`;
 }
 
-/** Runs `fn` inside a fresh request context. */
-export function runInRequestContext<T>(requestId: string, fn: () => T): T {
-  return storage.run({ requestId, memo: new Map(), settled: new Map() }, fn);
-}
-
-/**
- * A second source of request identity: an object that is unique per request
- * and already propagated by someone else's AsyncLocalStorage (oidc-provider's
- * own ctx). Using it on the token hot path avoids a second store, which on
- * Node 20 is copied at every promise creation (measured in bench/token).
- */
-let ambientRequest: (() => object | undefined) | undefined;
-/**
- * Where the context hangs on the ambient object: a symbol-keyed property, not a
- * WeakMap entry (ephemerons cost every young-generation GC; this is per request).
- */
-const CONTEXT = Symbol('tessera.requestContext');
-type Ambient = { [CONTEXT]?: RequestContext; res?: { getHeader?(name: string): unknown } };
-
-/** Registers the ambient request source; called once when the provider is built. */
-export function useAmbientRequest(source: () => object | undefined): void {
-  ambientRequest = source;
+/** Runs `fn` inside a fresh request context held by `holder` (the request's Koa ctx). */
+export function runInRequestContext<T>(holder: object, requestId: string, fn: () => T): T {
+  (holder as Holder)[CONTEXT] = { requestId, memo: new Map(), settled: new Map() };
+  if (ambient) return ambient.run(holder, fn);
+  fallback ??= new AsyncLocalStorage<object>();
+  return fallback.run(holder, fn);
 }
 
 /** The current request context, if any. */
 export function currentRequest(): RequestContext | undefined {
-  const own = storage.getStore();
-  if (own) return own;
-  const ambient = ambientRequest?.() as Ambient | undefined;
-  if (!ambient) return undefined;
-  let ctx = ambient[CONTEXT];
+  const holder = (ambient ? ambient.current() : fallback?.getStore()) as Holder | undefined;
+  if (!holder) return undefined;
+  let ctx = holder[CONTEXT];
   if (!ctx) {
-    // The HTTP layer sets X-Request-Id on the response before handing the request over.
-    const header = ambient.res?.getHeader?.('x-request-id');
+    // A provider request: the HTTP layer set X-Request-Id on the response before handing it over.
+    const header = holder.res?.getHeader?.('x-request-id');
     ctx = { requestId: typeof header === 'string' ? header : '', memo: new Map(), settled: new Map() };
-    ambient[CONTEXT] = ctx;
+    holder[CONTEXT] = ctx;
   }
   return ctx;
 }

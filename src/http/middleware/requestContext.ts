@@ -17,7 +17,7 @@ export function requestContext(logger: Logger): Middleware {
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
-    return runInRequestContext(requestId, async () => {
+    return runInRequestContext(ctx, requestId, async () => {
       try {
         await next();
       } finally {
