@@ -16,7 +16,7 @@
  * touches Redis only, so the database behind it does not enter the figures.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,12 @@ const NODE_ARGS = { tessera: (process.env.BENCH_TESSERA_NODE_ARGS ?? '').split('
 
 type CaseName = keyof typeof TARGETS;
 
+/** User and system CPU seconds a process has used so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function main() {
   requireWrk();
   // Tessera's own defaults are what is measured: nothing of this shell's leaks into the children.
@@ -59,7 +65,7 @@ async function main() {
   console.log(`setting up (database ${DB_NAME}, redis prefixes ${tesseraPrefix} ${baselinePrefix}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds) ...`);
   await recreateDatabase();
   const redis = new Redis(REDIS_URL);
-  const results: Record<string, Record<CaseName, { tessera: WrkFigures[]; baseline: WrkFigures[]; ratio: number; target: number }>> = {};
+  const results: Record<string, Record<CaseName, { tessera: WrkFigures[]; baseline: WrkFigures[]; ratio: number; cpuRatio: number; target: number }>> = {};
   try {
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
@@ -159,33 +165,36 @@ async function main() {
           const order = r % 2 === 0 ? (['tessera', 'baseline'] as const) : (['baseline', 'tessera'] as const);
           for (const who of order) {
             const url = who === 'tessera' ? `${issuer}/token` : baselineUrl;
+            const pid = who === 'tessera' ? tessera.pid! : baseline.child.pid!;
+            const cpuBefore = cpuSecondsOf(pid);
             const f =
               c === 'cc'
                 ? await wrk(url, ccScript(who === 'tessera' ? issuer : baseline.info.issuer))
                 : await wrk(url, refreshScript, [pool(`${who}-${mode}-${r}`, who === 'tessera' ? await tesseraChains() : baselinePool.splice(0, CHAINS))]);
-            figures[who].push(f);
+            figures[who].push({ ...f, cpuPerRequest: (cpuSecondsOf(pid) - cpuBefore) / f.requests });
           }
         }
         const ratio = median(figures.tessera.map((t, i) => t.rps / figures.baseline[i]!.rps));
-        results[key]![c] = { ...figures, ratio, target: TARGETS[c] };
+        const cpuRatio = median(figures.tessera.map((t, i) => figures.baseline[i]!.cpuPerRequest! / t.cpuPerRequest!));
+        results[key]![c] = { ...figures, ratio, cpuRatio, target: TARGETS[c] };
       }
     }
     await stopChild(tessera);
     await stopChild(baseline.child);
 
     const f = (n: number, d = 0) => n.toFixed(d);
-    console.log(`\nwrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} alternating rounds per case; req/s and ms are medians of the rounds; ratio = median of the per-round ratios`);
-    console.log(`${'mode'.padEnd(7)}${'case'.padEnd(22)}${'tessera req/s'.padStart(14)}${'p50'.padStart(7)}${'p99'.padStart(7)} |${'baseline req/s'.padStart(15)}${'p50'.padStart(7)}${'p99'.padStart(7)} |${'ratio'.padStart(7)}  rounds        target  errors`);
+    console.log(`\nwrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} alternating rounds per case; req/s and ms are medians of the rounds; ratio = median of the per-round ratios; cpu = the same for server CPU time per request (baseline / Tessera), which a busy neighbour on the VM moves far less`);
+    console.log(`${'mode'.padEnd(7)}${'case'.padEnd(22)}${'tessera req/s'.padStart(14)}${'p50'.padStart(7)}${'p99'.padStart(7)} |${'baseline req/s'.padStart(15)}${'p50'.padStart(7)}${'p99'.padStart(7)} |${'ratio'.padStart(7)}  rounds        target  errors${'cpu'.padStart(7)}`);
     for (const key of Object.keys(results)) {
       const mode = key.split(':')[1]!;
       for (const c of CASES) {
         const r = results[key]![c];
-        const med = (who: 'tessera' | 'baseline', k: keyof WrkFigures) => median(r[who].map((x) => x[k]));
+        const med = (who: 'tessera' | 'baseline', k: 'rps' | 'p50' | 'p99') => median(r[who].map((x) => x[k]));
         const perRound = r.tessera.map((t, i) => (t.rps / r.baseline[i]!.rps).toFixed(2)).join('/');
         const errors = [...r.tessera, ...r.baseline].reduce((a, x) => a + x.errors, 0);
         console.log(
           `${mode.padEnd(7)}${(c === 'cc' ? 'client_credentials' : 'refresh_token').padEnd(22)}${f(med('tessera', 'rps')).padStart(14)}${f(med('tessera', 'p50'), 1).padStart(7)}${f(med('tessera', 'p99'), 1).padStart(7)} |` +
-            `${f(med('baseline', 'rps')).padStart(15)}${f(med('baseline', 'p50'), 1).padStart(7)}${f(med('baseline', 'p99'), 1).padStart(7)} |${f(r.ratio, 2).padStart(7)}  ${perRound.padEnd(14)}>= ${r.target} ${r.ratio >= r.target ? 'PASS' : 'FAIL'}  ${errors}`,
+            `${f(med('baseline', 'rps')).padStart(15)}${f(med('baseline', 'p50'), 1).padStart(7)}${f(med('baseline', 'p99'), 1).padStart(7)} |${f(r.ratio, 2).padStart(7)}  ${perRound.padEnd(14)}>= ${r.target} ${r.ratio >= r.target ? 'PASS' : 'FAIL'}  ${String(errors).padEnd(6)}${f(r.cpuRatio, 2).padStart(7)}`,
         );
       }
     }

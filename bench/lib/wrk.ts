@@ -13,6 +13,8 @@ export interface WrkFigures {
   p99: number;
   requests: number;
   errors: number;
+  /** Server CPU seconds per request over the run, where the caller measured it. */
+  cpuPerRequest?: number;
 }
 
 export function requireWrk(): void {
