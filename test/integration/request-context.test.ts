@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import Provider from 'oidc-provider';
 import als from 'oidc-provider/lib/helpers/als.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,23 @@ describe('one request store for the process (issue 14)', () => {
     const holder = { marker: 'tessera route' };
     expect(als.run(holder, () => Provider.ctx)).toBe(holder);
     expect(Provider.ctx).toBeUndefined();
+  });
+
+  it("is the only store requests enter: an admin request and a token request run in oidc-provider's store and no other", async () => {
+    const entered = new Set<AsyncLocalStorage<unknown>>();
+    const run = AsyncLocalStorage.prototype.run;
+    AsyncLocalStorage.prototype.run = function (this: AsyncLocalStorage<unknown>, ...args: Parameters<typeof run>) {
+      entered.add(this);
+      return run.apply(this, args);
+    } as typeof run;
+    try {
+      const token = await adminToken();
+      const res = await fetch(`${t.issuer}/api/v1/roles`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+    } finally {
+      AsyncLocalStorage.prototype.run = run;
+    }
+    expect([...entered]).toEqual([als]);
   });
 
   it("carries an admin request's id from its route down to the audit event its change writes", async () => {
