@@ -49,16 +49,17 @@ export function registerEntitlementCacheMetric(registry: Registry, stats: Entitl
 }
 
 /** HTTP responses by surface and status class; the fail-closed 503s included. */
+const CLASSES = ['2xx', '3xx', '4xx', '5xx'] as const;
+
 export function createHttpMetrics(registry: Registry): (surface: Surface, status: number) => void {
   // A tally, not a prom-client Counter: this runs once per response, token requests included (runtime/tally.ts).
   const responses = new TallyCounter({
     name: 'tessera_http_responses_total',
     help: 'HTTP responses by surface (oidc, api, interaction, ops) and status class (2xx … 5xx)',
-    labels: { surface: SURFACES, code: ['2xx', '3xx', '4xx', '5xx'] },
+    labels: { surface: SURFACES, code: CLASSES },
   }).register(registry);
-  // `code` is the last label, so a surface's four classes sit in consecutive slots from its 2xx slot.
-  const slots = new Map(SURFACES.map((surface) => [surface, responses.slot({ surface, code: '2xx' })]));
-  return (surface, status) => responses.inc(slots.get(surface)! + (status >= 500 ? 3 : status >= 400 ? 2 : status >= 300 ? 1 : 0));
+  const slots = new Map(SURFACES.map((surface) => [surface, CLASSES.map((code) => responses.slot({ surface, code }))]));
+  return (surface, status) => responses.inc(slots.get(surface)![status >= 500 ? 3 : status >= 400 ? 2 : status >= 300 ? 1 : 0]!);
 }
 
 /** `tessera_db_pool_connections{state}`: the Postgres pool at scrape time (total, idle, and requests waiting for one). */

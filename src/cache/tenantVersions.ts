@@ -40,9 +40,10 @@ export interface TenantVersions {
    * version comes back in the same round trip for `subject` to use.
    */
   current(tenantId: string, hint?: Subject): Promise<string>;
-  /** The stamp of one subject's links: its tenant's version and its own. */
-  subject(tenantId: string, subject: Subject): Promise<string>;
-  /** Both stamps a subject's entitlement needs: the tenant's (graph) and the subject's (links and result), in one round trip. */
+  /**
+   * Both stamps a subject's entitlement needs: the tenant's (graph) and the
+   * subject's (tenant and own version together: links and result), in one round trip.
+   */
   stamps(tenantId: string, subject: Subject): Promise<SubjectStamps>;
   /**
    * What `current` would answer if this request has read it already, else
@@ -115,9 +116,6 @@ export function createTenantVersions(deps: { redis: Redis; keys: RedisKeys; epoc
       const tenant = await versions.current(tenantId, s);
       // Usually arrived with the tenant's version (same MGET); read on its own when the tenant's came first without a hint.
       return stampsOf(tenant, settledPerRequest<string>(memoKey(tenantId, s)) ?? (await ownVersion(tenantId, s)));
-    },
-    async subject(tenantId, s) {
-      return (await versions.stamps(tenantId, s)).subject;
     },
     async bump(tenantId, scope = { tenant: true }) {
       // What this request changes, it must itself see afresh for the rest of the request (a later check

@@ -46,16 +46,23 @@ export function createEntitlementLoader(deps: {
     return hit;
   }
 
+  const resultKey = (tenantId: string, s: Subject) => `${tenantId}:${s.kind}:${s.id}`;
+
+  /** The memoised result under a stamp, if it is still valid (time-bound assignments end it). */
+  function memoised(key: string, stamp: string): readonly string[] | undefined {
+    const memo = results.get(key, stamp);
+    if (!memo || memo.validUntil <= Date.now()) return undefined;
+    if (stats) stats.hits++;
+    return memo.capabilities;
+  }
+
   async function resolveFresh(tenantId: string, subject: Subject, known: SubjectStamps | undefined): Promise<readonly string[]> {
     const stamps = known ?? (await versions.stamps(tenantId, subject));
-    const key = `${tenantId}:${subject.kind}:${subject.id}`;
-    const now = Date.now();
-    const memo = results.get(key, stamps.subject);
-    if (memo && memo.validUntil > now) {
-      if (stats) stats.hits++;
-      return memo.capabilities;
-    }
+    const key = resultKey(tenantId, subject);
+    const hit = known ? undefined : memoised(key, stamps.subject);
+    if (hit) return hit;
     if (stats) stats.misses++;
+    const now = Date.now();
     const [graph, links] = await Promise.all([
       cached(graphs, tenantId, stamps.tenant, () => loadTenantGraph(db, tenantId)),
       cached(linkCache, key, stamps.subject, () => (subject.kind === 'user' ? loadUserLinks(db, subject.id) : loadClientLinks(db, subject.id))),
@@ -77,14 +84,8 @@ export function createEntitlementLoader(deps: {
       // them): then a cached result is answered without an `await` (each costs promise hooks on Node 20).
       const subject = { kind, id: subjectId };
       const stamps = versions.settledStamps(tenantId, subject);
-      if (stamps) {
-        const memo = results.get(`${tenantId}:${kind}:${subjectId}`, stamps.subject);
-        if (memo && memo.validUntil > Date.now()) {
-          if (stats) stats.hits++;
-          return Promise.resolve(memo.capabilities);
-        }
-      }
-      return resolveFresh(tenantId, subject, stamps);
+      const hit = stamps && memoised(resultKey(tenantId, subject), stamps.subject);
+      return hit ? Promise.resolve(hit) : resolveFresh(tenantId, subject, stamps);
     },
   };
 }

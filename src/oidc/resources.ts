@@ -73,20 +73,24 @@ export function createResourcePolicy(deps: {
     const client = fields(ctx);
     const rs = indicator === config.apiAudience ? apiServer : await lookup(client.tenant_id, indicator);
     if (!rs) throw new errors.InvalidTarget('unknown resource indicator');
-    let scope: string[];
-    if (ctx.oidc.route !== 'token') scope = grantableScopes(ALL_CAPABILITY_IDS, client.allowed_capabilities);
-    else {
-      const entitled = await capabilitiesFor(ctx, client);
-      const requested = ctx.oidc.params?.grant_type === 'client_credentials' ? ctx.oidc.params.scope : undefined;
-      // The grant intersects the requested scopes with this answer next. A client credentials request
-      // that names its scopes gets only those of them it is entitled to: the same result, without
-      // writing out (and oidc-provider splitting and hashing) a whole entitlement that can be the
-      // entire catalogue, on every request.
-      scope = typeof requested === 'string' && requested ? grantableScopes(requested.split(' ').filter((c) => entitled.includes(c)), client.allowed_capabilities) : grantableScopes(entitled, client.allowed_capabilities);
-      // Client credentials without `scope` means "everything I am entitled to"; the grant
-      // reads the requested scope right after resolving resources, so set it here.
-      if (ctx.oidc.params?.grant_type === 'client_credentials' && !ctx.oidc.params.scope) ctx.oidc.params.scope = scope.join(' ') || undefined;
+    if (ctx.oidc.route !== 'token') return answer(rs, indicator, grantableScopes(ALL_CAPABILITY_IDS, client.allowed_capabilities));
+    const entitled = await capabilitiesFor(ctx, client);
+    const params = ctx.oidc.params ?? {};
+    if (params.grant_type !== 'client_credentials') return answer(rs, indicator, grantableScopes(entitled, client.allowed_capabilities));
+    if (typeof params.scope === 'string' && params.scope) {
+      // The grant intersects the requested scopes with this answer next. Answering with only the
+      // requested ones the client is entitled to gives the same token without writing out (and
+      // oidc-provider splitting and hashing) a whole entitlement that can be the entire catalogue.
+      return answer(rs, indicator, grantableScopes(params.scope.split(' ').filter((c) => entitled.includes(c)), client.allowed_capabilities));
     }
+    // Client credentials without `scope` means "everything I am entitled to"; the grant
+    // reads the requested scope right after resolving resources, so set it here.
+    const scope = grantableScopes(entitled, client.allowed_capabilities);
+    params.scope = scope.join(' ') || undefined;
+    return answer(rs, indicator, scope);
+  }
+
+  function answer(rs: { format: 'jwt' | 'opaque'; ttl: number }, indicator: string, scope: string[]): ResourceServer {
     return {
       scope: scope.join(' '),
       audience: indicator,
