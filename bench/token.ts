@@ -150,6 +150,10 @@ async function main() {
       }
       // Two warm-up runs per server: with one, whichever mode went first read 0.2 lower than the same
       // mode measured second (fresh processes still compiling), an order effect, not a mode cost.
+      // Every round's refresh chains are made before the warm-up, as the baseline's are made at its start:
+      // sign-ins (Argon2, interactions) right before a round would be measured as part of it (CPU) and
+      // leave their garbage to the round.
+      const tesseraPools = CASES.includes('refresh') ? await Promise.all(Array.from({ length: ROUNDS }, () => tesseraChains())) : [];
       console.log(`\nmode ${mode}: warming up ...`);
       for (let i = 0; i < WARMUPS; i++) {
         await wrk(`${issuer}/token`, ccScript(issuer));
@@ -170,7 +174,7 @@ async function main() {
             const f =
               c === 'cc'
                 ? await wrk(url, ccScript(who === 'tessera' ? issuer : baseline.info.issuer))
-                : await wrk(url, refreshScript, [pool(`${who}-${mode}-${r}`, who === 'tessera' ? await tesseraChains() : baselinePool.splice(0, CHAINS))]);
+                : await wrk(url, refreshScript, [pool(`${who}-${mode}-${r}`, who === 'tessera' ? tesseraPools[r]! : baselinePool.splice(0, CHAINS))]);
             figures[who].push({ ...f, cpuPerRequest: (cpuSecondsOf(pid) - cpuBefore) / f.requests });
           }
         }
