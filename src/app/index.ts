@@ -227,7 +227,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
     const accountDirectory = createAccountDirectory({ db, versions });
     const clientAdapter = createClientAdapter(clientDirectory, onError);
     const branding = createBrandingLookup({ db, versions });
-    const findAccount = createFindAccount(accountDirectory, core.revocations, onError);
+    const findAccount = createFindAccount(accountDirectory, core.revocations, versions, onError);
     const resources = createResourcePolicy({ config, db, versions, entitlements, onError });
     const introspection = jwtIntrospection({
       issuer: config.issuer,

@@ -52,6 +52,12 @@ export interface TenantVersions {
   settled(tenantId: string): string | undefined;
   /** What `stamps` would answer if this request has read both already, else undefined. */
   settledStamps(tenantId: string, subject: Subject): SubjectStamps | undefined;
+  /**
+   * Starts reading a subject's stamps for this request without waiting for them, so the read shares a
+   * Redis round trip with whatever the request sends next (auto-pipelining batches until the event loop
+   * turns). A later `settledStamps` finds them once they have arrived.
+   */
+  prefetch(tenantId: string, subject: Subject): void;
   /** Invalidates the tenant's caches (default) or only the given subjects' links, on every process. */
   bump(tenantId: string, scope?: ChangeScope): Promise<void>;
 }
@@ -116,6 +122,10 @@ export function createTenantVersions(deps: { redis: Redis; keys: RedisKeys; epoc
       const tenant = await versions.current(tenantId, s);
       // Usually arrived with the tenant's version (same MGET); read on its own when the tenant's came first without a hint.
       return stampsOf(tenant, settledPerRequest<string>(memoKey(tenantId, s)) ?? (await ownVersion(tenantId, s)));
+    },
+    prefetch(tenantId, s) {
+      // A failure here is the later reader's to report: it reads again (failed memos are dropped).
+      versions.stamps(tenantId, s).catch(() => undefined);
     },
     async bump(tenantId, scope = { tenant: true }) {
       // What this request changes, it must itself see afresh for the rest of the request (a later check

@@ -50,7 +50,7 @@ function issuedAt(ctx: KoaContextWithOIDC, source: unknown): number | undefined 
  * also deletes those from Redis; this check is what holds when Redis loses
  * that deletion (a failover), because the revocation time lives in Postgres.
  */
-export function createFindAccount(accounts: AccountDirectory, revocations: Revocations, onError?: (e: unknown) => void): FindAccount {
+export function createFindAccount(accounts: AccountDirectory, revocations: Revocations, versions: TenantVersions, onError?: (e: unknown) => void): FindAccount {
   return (ctx: KoaContextWithOIDC, sub: string, source?: unknown) =>
     failClosed(async () => {
       const tenantId = (ctx.oidc.client as unknown as { tenant_id?: string } | undefined)?.tenant_id;
@@ -60,6 +60,10 @@ export function createFindAccount(accounts: AccountDirectory, revocations: Revoc
       if (user?.status !== 'active') return undefined;
       const issued = issuedAt(ctx, source);
       if (revokedAt && (issued === undefined || issued <= revokedAt)) return undefined;
+      // At the token endpoint the user's entitlement is computed next (resources.ts): its version read goes
+      // out now, in the same round trip as the grant's next Redis command (a refresh token's consume),
+      // instead of one of its own after it. Read after the request arrived, so SPEC §6 still holds.
+      if (ctx.oidc.route === 'token') versions.prefetch(tenantId, { kind: 'user', id: user.id });
       return toAccount(user);
     }, onError);
 }

@@ -47,6 +47,16 @@ end
 index(ARGV[3]); pointer(ARGV[4]); pointer(ARGV[5]); index(ARGV[6])
 return 1`;
 
+/**
+ * Follows a lookup key (session uid, user code) to its model and reads it, in one round trip:
+ * KEYS[1] is the pointer, ARGV[1] the model's key prefix. A refresh bound to a session looks the
+ * session up by uid on every use, so this is one round trip of each refresh, not two.
+ */
+const FIND_BY_POINTER = `
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+return redis.call('HMGET', ARGV[1] .. id, 'p', 'c')`;
+
 /** Deletes every key of a grant and the index itself, atomically. */
 const REVOKE_GRANT = `
 local members = redis.call('SMEMBERS', KEYS[1])
@@ -55,6 +65,15 @@ redis.call('DEL', KEYS[1])
 return #members`;
 
 type Parsed = AdapterPayload & { consumed?: number };
+
+/** A model's stored fields (payload, consumed time) as the provider reads them; undefined when it is gone. */
+function parsedModel(fields: readonly (string | null)[] | null | undefined): Parsed | undefined {
+  const [payload, consumed] = fields ?? [null, null];
+  if (!payload) return undefined;
+  const parsed = JSON.parse(payload) as Parsed;
+  if (consumed) parsed.consumed = Number(consumed);
+  return parsed;
+}
 
 export interface RedisAdapterDeps {
   redis: Redis;
@@ -70,10 +89,12 @@ export function createRedisAdapterClass(deps: RedisAdapterDeps) {
   redis.defineCommand('tesseraConsume', { numberOfKeys: 1, lua: CONSUME });
   redis.defineCommand('tesseraUpsert', { lua: UPSERT });
   redis.defineCommand('tesseraRevokeGrant', { numberOfKeys: 1, lua: REVOKE_GRANT });
+  redis.defineCommand('tesseraFindByPointer', { numberOfKeys: 1, lua: FIND_BY_POINTER });
   const r = redis as Redis & {
     tesseraConsume(key: string, at: string): Promise<[number, string | null]>;
     tesseraRevokeGrant(key: string): Promise<number>;
     tesseraUpsert(numKeys: number, ...args: string[]): Promise<number>;
+    tesseraFindByPointer(pointer: string, modelPrefix: string): Promise<(string | null)[] | null>;
   };
   const guard = <T>(fn: () => Promise<T>) => failClosed(fn, onError);
 
@@ -110,23 +131,15 @@ export function createRedisAdapterClass(deps: RedisAdapterDeps) {
     }
 
     async find(id: string): Promise<Parsed | undefined> {
-      return guard(async () => {
-        const [payload, consumed] = await r.hmget(this.key(id), 'p', 'c');
-        if (!payload) return undefined;
-        const parsed = JSON.parse(payload) as Parsed;
-        if (consumed) parsed.consumed = Number(consumed);
-        return parsed;
-      });
+      return guard(async () => parsedModel(await r.hmget(this.key(id), 'p', 'c')));
     }
 
     async findByUid(uid: string): Promise<Parsed | undefined> {
-      const id = await guard(() => r.get(keys.sessionUid(uid)));
-      return id ? this.find(id) : undefined;
+      return guard(async () => parsedModel(await r.tesseraFindByPointer(keys.sessionUid(uid), this.key(''))));
     }
 
     async findByUserCode(userCode: string): Promise<Parsed | undefined> {
-      const id = await guard(() => r.get(keys.userCode(userCode)));
-      return id ? this.find(id) : undefined;
+      return guard(async () => parsedModel(await r.tesseraFindByPointer(keys.userCode(userCode), this.key(''))));
     }
 
     async consume(id: string): Promise<void> {
