@@ -274,6 +274,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
       apiRouter({
         config,
         verifyKey: keyRing.verifyKey,
+        keySet: () => keyRing.current(),
         clients: clientDirectory,
         accounts: accountDirectory,
         revocations: core.revocations,
@@ -295,7 +296,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
         keys,
         secret: cookieKeys[0]!,
         logger,
-        authenticate: createTokenAuthenticator({ config, verifyKey: keyRing.verifyKey, clients: clientDirectory, accounts: accountDirectory, revocations: core.revocations, entitlements }),
+        authenticate: createTokenAuthenticator({ config, verifyKey: keyRing.verifyKey, keySet: () => keyRing.current(), clients: clientDirectory, accounts: accountDirectory, revocations: core.revocations, entitlements }),
         dispatch: () => late.handler!,
       }),
     );

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { importJWK, SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { resourceServers } from '../../src/db/schema/index.ts';
 import { createTokenVerifier, TokenError } from '../../packages/resource-server/src/index.js';
 import { bootstrapTenant } from '../../src/services/bootstrap.ts';
@@ -163,6 +163,24 @@ describe('DPoP downgrade (CHECKLIST 34)', () => {
     const plain = await mint({});
     expect((await verifier.verify(plain)).tenantId).toBe(t.tenantId);
     await verifier.close();
+  });
+});
+
+describe('verified tokens kept by the admin API (issue 14)', () => {
+  it('a token used many times is still refused once it has expired', async () => {
+    const token = await serviceToken(t, t.admin.id, t.admin.secret);
+    const exp = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')).exp as number;
+    for (let i = 0; i < 3; i++) expect((await adminApi(t, token).get('/roles')).status).toBe(200);
+    // The server runs in this process: only its clock moves, to a second past the token's `exp`.
+    vi.useFakeTimers({ toFake: ['Date'], now: (exp + 1) * 1000 });
+    try {
+      const res = await adminApi(t, token).get('/roles');
+      expect(outcome(res)).toEqual(refused(401, 'invalid_token'));
+      expect(res.body.detail).toBe('the access token has expired');
+    } finally {
+      vi.useRealTimers();
+    }
+    expect((await adminApi(t, token).get('/roles')).status).toBe(200);
   });
 });
 

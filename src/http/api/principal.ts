@@ -1,4 +1,4 @@
-import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Middleware } from 'koa';
 import type { Config } from '../../config/index.ts';
 import type { EntitlementLoader } from '../../entitlements/loader.ts';
@@ -31,6 +31,11 @@ export interface TokenAuthDeps {
   config: Config;
   /** Tessera's current public signing keys (oidc/keyRing.ts): verified locally, no network hop. */
   verifyKey: JWTVerifyGetKey;
+  /**
+   * The current key set's identity (a new object after every key change): when given, a token's
+   * verified claims are reused while it is unexpired and the set is unchanged (`verifiedClaims`).
+   */
+  keySet?: () => object;
   clients: ClientDirectory;
   accounts: AccountDirectory;
   revocations: Revocations;
@@ -45,19 +50,9 @@ export interface TokenAuthDeps {
  * (the token its server keeps) both go through this one check.
  */
 export function createTokenAuthenticator(deps: TokenAuthDeps): (token: string) => Promise<Principal> {
+  const verified = verifiedClaims(deps);
   return async (token) => {
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(token, deps.verifyKey, {
-        issuer: deps.config.issuer,
-        audience: deps.config.apiAudience,
-        typ: 'at+jwt',
-        algorithms: [deps.config.TESSERA_SIGNING_ALG, 'ES256', 'EdDSA', 'PS256', 'RS256'],
-        requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'tid'],
-      }));
-    } catch (e) {
-      throw invalidToken(e instanceof joseErrors.JWTExpired ? 'the access token has expired' : 'the access token is not valid for this API');
-    }
+    const payload = await verified(token);
     // DPoP is off; a token bound to a key (cnf) is never accepted as a plain bearer token (CHECKLIST 34).
     if (payload.cnf !== undefined) throw invalidToken('a sender-constrained token needs its proof of possession');
     const tenantId = String(payload.tid);
@@ -89,6 +84,47 @@ export function createTokenAuthenticator(deps: TokenAuthDeps): (token: string) =
           .then((caps) => new Set(caps.filter((c) => scopes.has(c))))),
       graph: () => deps.entitlements.graph(tenantId),
     };
+  };
+}
+
+/** Tokens whose verified claims are kept: an admin client reuses one token for its lifetime, and few are live at once. */
+const VERIFIED_TOKENS = 1_000;
+
+/**
+ * Verifies a Tessera access token for `<issuer>/api` (signature, issuer, audience, RFC 9068 typ,
+ * required claims) and answers its claims. With `keySet`, a token verified before is answered
+ * from memory while it is unexpired and the key set hasn't changed: a signature check is about a
+ * tenth of an admin write's work (bench/admin), and an automation client sends the same token for
+ * minutes. Only verified tokens are kept, so a caller can't fill the map with tokens it made up; a
+ * key change (a retired or compromised key) empties it for every token at once. What varies per
+ * request (the client disabled, the user suspended, revoke-all) is checked afresh by the caller.
+ */
+function verifiedClaims(deps: TokenAuthDeps): (token: string) => Promise<JWTPayload> {
+  const kept = new Map<string, { keys: object; payload: JWTPayload; exp: number }>();
+  const options = {
+    issuer: deps.config.issuer,
+    audience: deps.config.apiAudience,
+    typ: 'at+jwt',
+    algorithms: [deps.config.TESSERA_SIGNING_ALG, 'ES256', 'EdDSA', 'PS256', 'RS256'],
+    requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'tid'],
+  };
+  return async (token) => {
+    const keys = deps.keySet?.();
+    const hit = keys && kept.get(token);
+    if (hit && hit.keys === keys && hit.exp > Date.now() / 1000) return hit.payload;
+    if (hit) kept.delete(token);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, deps.verifyKey, options));
+    } catch (e) {
+      throw invalidToken(e instanceof joseErrors.JWTExpired ? 'the access token has expired' : 'the access token is not valid for this API');
+    }
+    if (keys) {
+      // Oldest first out (Map keeps insertion order).
+      if (kept.size >= VERIFIED_TOKENS) kept.delete(kept.keys().next().value!);
+      kept.set(token, { keys, payload, exp: Number(payload.exp) });
+    }
+    return payload;
   };
 }
 

@@ -30,6 +30,8 @@ import { userRoutes } from './users.ts';
 export interface ApiDeps {
   config: Config;
   verifyKey: JWTVerifyGetKey;
+  /** The current key set's identity, so verified tokens can be reused until it changes (http/api/principal.ts). */
+  keySet?: () => object;
   clients: ClientDirectory;
   accounts: AccountDirectory;
   revocations: Revocations;
