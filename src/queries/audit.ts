@@ -12,25 +12,26 @@ export async function lockTenantChain(tx: Executor, tenantId: string): Promise<v
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`audit:${tenantId}`}, 0))`);
 }
 
-/** The newest chained event of a tenant, or undefined for an empty chain. */
-export async function chainHead(tx: Executor, tenantId: string): Promise<{ seq: number; hash: string } | undefined> {
-  const [row] = await tx
-    .select({ seq: auditEvents.seq, hash: auditEvents.hash })
-    .from(auditEvents)
-    .where(and(eq(auditEvents.tenantId, tenantId), isNotNull(auditEvents.seq)))
-    .orderBy(desc(auditEvents.seq))
-    .limit(1);
-  return row ? { seq: row.seq!, hash: row.hash! } : undefined;
-}
-
-/** A tenant's committed events that are not chained yet, oldest insertion first (audit_events_unchained). */
-export function unchainedEvents(tx: Executor, tenantId: string, limit: number): Promise<AuditRow[]> {
-  return tx
-    .select()
+/**
+ * A tenant's committed events that are not chained yet, oldest insertion first (audit_events_unchained),
+ * with the chain's head (newest chained event; undefined for an empty chain) read by the same
+ * statement: the chainer's reads are one round trip. Run under the tenant's chain lock.
+ */
+export async function unchainedEventsAndHead(tx: Executor, tenantId: string, limit: number): Promise<{ pending: AuditRow[]; head: { seq: number; hash: string } | undefined }> {
+  const newest = sql`from ${auditEvents} where ${auditEvents.tenantId} = ${tenantId} and ${auditEvents.seq} is not null order by ${auditEvents.seq} desc limit 1`;
+  const rows = await tx
+    .select({
+      event: auditEvents,
+      headSeq: sql<number | null>`(select ${auditEvents.seq} ${newest})`.mapWith((v: unknown) => (v === null ? null : Number(v))),
+      headHash: sql<string | null>`(select ${auditEvents.hash} ${newest})`,
+    })
     .from(auditEvents)
     .where(and(eq(auditEvents.tenantId, tenantId), isNull(auditEvents.seq)))
     .orderBy(asc(auditEvents.pos))
     .limit(limit);
+  const first = rows[0];
+  const head = first && first.headSeq !== null && first.headHash !== null ? { seq: first.headSeq, hash: first.headHash } : undefined;
+  return { pending: rows.map((r) => r.event), head };
 }
 
 /** Tenants with events left unchained since before `before` (a crash between commit and chaining). */

@@ -1,4 +1,5 @@
-import { eq, inArray } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/pg-core';
 import { allOn, type Executor } from '../db/client.ts';
 import { clientRoles, groupEdges, groupMembers, groupRoles, roles, userRoles } from '../db/schema/index.ts';
 
@@ -62,20 +63,31 @@ export async function loadTenantGraph(db: Executor, tenantId: string): Promise<T
   };
 }
 
+/**
+ * Users' direct roles and direct groups in one statement (one round trip, one snapshot): role rows
+ * carry their expiry, group rows none. Rows come back as `{ id, ref, expiresAt, link }`.
+ */
+function userLinkRows(db: Executor, userIds: readonly string[]) {
+  return unionAll(
+    db
+      .select({ id: userRoles.userId, ref: userRoles.roleId, expiresAt: userRoles.expiresAt, link: sql<'role' | 'group'>`'role'`.as('link') })
+      .from(userRoles)
+      .where(inArray(userRoles.userId, [...userIds])),
+    db
+      .select({ id: groupMembers.userId, ref: groupMembers.groupId, expiresAt: sql<Date | null>`null::timestamptz`.as('expires_at'), link: sql<'role' | 'group'>`'group'`.as('link') })
+      .from(groupMembers)
+      .where(inArray(groupMembers.userId, [...userIds])),
+  );
+}
+
 /** Direct roles and direct groups of a user. */
 export async function loadUserLinks(db: Executor, userId: string): Promise<SubjectLinks> {
-  const [direct, memberships] = await allOn(db, [
-    () =>
-      db
-        .select({ roleId: userRoles.roleId, expiresAt: userRoles.expiresAt })
-        .from(userRoles)
-        .where(eq(userRoles.userId, userId)),
-    () => db.select({ groupId: groupMembers.groupId }).from(groupMembers).where(eq(groupMembers.userId, userId)),
-  ] as const);
-  return {
-    directRoles: direct.map((r) => ({ roleId: r.roleId, expiresAt: ms(r.expiresAt) })),
-    groups: memberships.map((m) => m.groupId),
-  };
+  const links: SubjectLinks & { directRoles: RoleLink[]; groups: string[] } = { directRoles: [], groups: [] };
+  for (const row of await userLinkRows(db, [userId])) {
+    if (row.link === 'role') links.directRoles.push({ roleId: row.ref, expiresAt: ms(row.expiresAt) });
+    else links.groups.push(row.ref);
+  }
+  return links;
 }
 
 /** Roles of a service client; service clients are not group members. */
@@ -87,18 +99,16 @@ export async function loadClientLinks(db: Executor, clientId: string): Promise<S
   return { directRoles: direct.map((r) => ({ roleId: r.roleId, expiresAt: ms(r.expiresAt) })), groups: [] };
 }
 
-/** Direct roles and (for users) direct groups of many subjects in two queries, for checks over a batch. */
+/** Direct roles and (for users) direct groups of many subjects in one query, for checks over a batch. */
 export async function loadSubjectsLinks(db: Executor, kind: 'user' | 'client', ids: readonly string[]): Promise<Map<string, SubjectLinks>> {
   const out = new Map<string, SubjectLinks & { directRoles: RoleLink[]; groups: string[] }>();
   if (!ids.length) return out;
   for (const id of ids) out.set(id, { directRoles: [], groups: [] });
   if (kind === 'user') {
-    const [direct, memberships] = await allOn(db, [
-      () => db.select({ id: userRoles.userId, roleId: userRoles.roleId, expiresAt: userRoles.expiresAt }).from(userRoles).where(inArray(userRoles.userId, [...ids])),
-      () => db.select({ id: groupMembers.userId, groupId: groupMembers.groupId }).from(groupMembers).where(inArray(groupMembers.userId, [...ids])),
-    ] as const);
-    for (const r of direct) out.get(r.id)?.directRoles.push({ roleId: r.roleId, expiresAt: ms(r.expiresAt) });
-    for (const m of memberships) out.get(m.id)?.groups.push(m.groupId);
+    for (const row of await userLinkRows(db, ids)) {
+      if (row.link === 'role') out.get(row.id)?.directRoles.push({ roleId: row.ref, expiresAt: ms(row.expiresAt) });
+      else out.get(row.id)?.groups.push(row.ref);
+    }
   } else {
     const direct = await db.select({ id: clientRoles.clientId, roleId: clientRoles.roleId, expiresAt: clientRoles.expiresAt }).from(clientRoles).where(inArray(clientRoles.clientId, [...ids]));
     for (const r of direct) out.get(r.id)?.directRoles.push({ roleId: r.roleId, expiresAt: ms(r.expiresAt) });

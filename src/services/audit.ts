@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterCommit, type Database, type Executor, type Tx } from '../db/client.ts';
-import { chainHead, chainPage, countUnchained, insertAuditRows, lockTenantChain, setChainLinks, tenantsWithUnchained, unchainedEvents, type AuditRow } from '../queries/audit.ts';
+import { chainPage, countUnchained, insertAuditRows, lockTenantChain, setChainLinks, tenantsWithUnchained, unchainedEventsAndHead, type AuditRow } from '../queries/audit.ts';
 import { currentRequest } from '../runtime/requestContext.ts';
 
 export interface Actor {
@@ -98,9 +98,8 @@ export function createAuditLog(deps: { db: Database; onError?: (err: unknown, te
     for (;;) {
       const linked = await db.transaction(async (tx) => {
         await lockTenantChain(tx, tenantId);
-        const pending = await unchainedEvents(tx, tenantId, LINK_BATCH);
+        const { pending, head } = await unchainedEventsAndHead(tx, tenantId, LINK_BATCH);
         if (!pending.length) return 0;
-        const head = await chainHead(tx, tenantId);
         let seq = head?.seq ?? 0;
         let prevHash = head?.hash ?? GENESIS;
         const links = pending.map((row) => {
