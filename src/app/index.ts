@@ -246,6 +246,7 @@ export async function createServer(config: Config, opts: { logger?: Logger; prin
         keys: keyRing.current(),
         cookieKeys,
         adapterFor: (model) => (model === 'Client' ? clientAdapter : new RedisAdapter(model)),
+        readAhead: (model, id) => RedisAdapter.readAhead(model, id),
         findAccount,
         resources,
         branding,

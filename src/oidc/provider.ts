@@ -17,6 +17,8 @@ export interface ProviderDeps {
   keys: KeySet;
   cookieKeys: string[];
   adapterFor: (model: string) => Adapter;
+  /** Starts reading a stored model for the current request ahead of the provider's own lookup (redisAdapter.ts). */
+  readAhead?: (model: string, id: string) => void;
   findAccount: FindAccount;
   resources: ResourcePolicy;
   branding: BrandingLookup;
@@ -66,6 +68,25 @@ function memoiseBuiltClients(provider: Provider, adapter: Adapter): void {
         return fresh;
       });
     });
+  };
+}
+
+/**
+ * A refresh at the token endpoint reads the client (tenant and client versions) and then the refresh
+ * token, one round trip after the other. Both are known once the client is looked up, so the token's
+ * read starts then and goes out in the same round trip; the provider's own lookup takes it. Read after
+ * the request arrived, like the provider's; reuse is still decided by the atomic consume.
+ */
+function readRefreshTokenWithClient(provider: Provider, readAhead: (model: string, id: string) => void): void {
+  const model = provider.Client as unknown as { find(id: unknown): Promise<unknown> };
+  const find = model.find.bind(model);
+  model.find = (id: unknown) => {
+    const oidc = (als.getStore() as KoaContextWithOIDC | undefined)?.oidc;
+    const params = oidc?.params;
+    if (oidc?.route === 'token' && params?.grant_type === 'refresh_token' && typeof params.refresh_token === 'string' && params.refresh_token) {
+      readAhead('RefreshToken', params.refresh_token);
+    }
+    return find(id);
   };
 }
 
@@ -269,6 +290,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     return verifyClientSecret(this.clientSecret, actual);
   };
   memoiseBuiltClients(provider, deps.adapterFor('Client'));
+  if (deps.readAhead) readRefreshTokenWithClient(provider, deps.readAhead);
   // One request store for the process: the provider's own, which Tessera's routes share (runtime/requestContext.ts).
   useAmbientRequest({ current: () => als.getStore(), run: (holder, fn) => als.run(holder, fn) });
   // User tokens always carry `sid` (SPEC §6), so codes and ID tokens must record it for every client.

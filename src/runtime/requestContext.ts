@@ -121,6 +121,20 @@ export function rememberPerRequest(key: string, value: unknown): void {
   store.settled.set(key, value);
 }
 
+/**
+ * Takes what was memoised under `key` out of the request: the first caller gets it, later ones get
+ * undefined and read for themselves. For a read started ahead of the code that needs it (once).
+ */
+export function takePerRequest<T>(key: string): Promise<T> | undefined {
+  const store = currentRequest();
+  const hit = store?.memo.get(key) as Promise<T> | undefined;
+  if (hit) {
+    store!.memo.delete(key);
+    store!.settled.delete(key);
+  }
+  return hit;
+}
+
 /** Drops a memoised value, so the rest of the request reads it afresh (after this request changed it). */
 export function forgetPerRequest(key: string): void {
   const store = currentRequest();
